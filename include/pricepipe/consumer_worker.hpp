@@ -1,0 +1,55 @@
+#pragma once
+// The consumer worker: reads the topic in consumer.group_id with a librdkafka consumer it
+// owns, prints each event to an output stream (stdout in the daemon), and stores an offset
+// only after the line holding it was written and flushed. Bad messages are logged with
+// partition and offset, counted and skipped.
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "pricepipe/config.hpp"
+#include "pricepipe/metrics.hpp"
+#include "pricepipe/worker.hpp"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace pricepipe {
+
+class ConsumerWorker final : public Worker {
+ public:
+  // Prints to `out`, which must outlive the worker.
+  ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out);
+  ~ConsumerWorker() override;
+
+  // Complete once every assigned partition is read up to its end as of now (the producer
+  // finished producer.count). Any thread.
+  void drain() { drain_.store(true, std::memory_order_release); }
+
+  // Called from the rebalance callback on the worker thread: prints and stores what is held.
+  void flush_output(RdKafka::KafkaConsumer& consumer);
+
+ protected:
+  void run() override;
+
+ private:
+  bool caught_up(RdKafka::KafkaConsumer& consumer);
+
+  Config config_;
+  std::string brokers_;
+  Metrics& metrics_;
+  std::FILE* out_;
+  std::atomic<bool> drain_{false};
+
+  // Worker thread only: lines not yet flushed and, per partition, the offset to store after.
+  std::string buffer_;
+  std::uint64_t buffered_events_ = 0;
+  std::map<std::int32_t, std::int64_t> pending_offsets_;
+  std::uint64_t printed_ = 0;
+};
+
+}  // namespace pricepipe

@@ -1,0 +1,82 @@
+#pragma once
+// librdkafka plumbing: configuration objects built from Config, the event callback that routes
+// librdkafka's logs into spdlog and flags fatal errors, topic administration, and the
+// in-process mock cluster of the embedded mode. Each librdkafka handle has one RAII owner.
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "pricepipe/config.hpp"
+
+struct rd_kafka_s;
+struct rd_kafka_mock_cluster_s;
+
+namespace pricepipe {
+
+// A librdkafka failure that stops a worker (bad client config, fatal error).
+class KafkaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class ClientRole { kProducer, kConsumer };
+
+// A librdkafka configuration for `role`: pricepipe's defaults, then librdkafka.* and the
+// role's own librdkafka.producer.* / librdkafka.consumer.* pass-through. `brokers` is the
+// bootstrap list to use (the mock cluster's in embedded mode). Throws KafkaError.
+std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
+                                                const std::string& brokers);
+
+// Receives librdkafka's events on its threads: logs go to spdlog, errors are logged
+// (transport errors once per state change), and fatal errors are remembered for the owning
+// worker to act on. Must outlive the handle it is registered with.
+class KafkaEventHandler : public RdKafka::EventCb {
+ public:
+  explicit KafkaEventHandler(std::string client);
+  void event_cb(RdKafka::Event& event) override;
+
+  bool fatal() const { return fatal_.load(std::memory_order_acquire); }
+  bool all_brokers_down() const { return brokers_down_.load(std::memory_order_relaxed); }
+  // Call when a request succeeds so the next outage is logged again.
+  void brokers_up() { brokers_down_.store(false, std::memory_order_relaxed); }
+
+ private:
+  std::string client_;
+  std::atomic<bool> fatal_{false};
+  std::atomic<bool> brokers_down_{false};
+};
+
+// Creates the topic with the configured partitions and replication factor if it does not
+// exist, and leaves an existing one alone (logging when its settings differ). Waits for the
+// broker while `keep_going()` is true, calling `idle(ms)` between attempts (the worker
+// sleeps and heartbeats there). Returns false if `keep_going()` turned false first.
+bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
+                  const std::string& brokers_for_log, const std::function<bool()>& keep_going,
+                  const std::function<void(int)>& idle);
+
+// librdkafka's in-process mock cluster (rdkafka_mock.h) for `--kafka.brokers=embedded`.
+// Test and try-out only: no persistence, no real network peers. Owned by the supervisor and
+// destroyed after every client that uses it.
+class MockCluster {
+ public:
+  MockCluster(int brokers, const KafkaSettings& kafka);
+  ~MockCluster();
+  MockCluster(const MockCluster&) = delete;
+  MockCluster& operator=(const MockCluster&) = delete;
+
+  const std::string& bootstrap_servers() const { return bootstraps_; }
+  void create_topic(const std::string& topic, int partitions, int replication_factor);
+
+ private:
+  rd_kafka_s* rk_ = nullptr;
+  rd_kafka_mock_cluster_s* cluster_ = nullptr;
+  std::string bootstraps_;
+};
+
+}  // namespace pricepipe

@@ -1,0 +1,74 @@
+#pragma once
+// A worker owns one thread. The supervisor starts it, asks it to stop, reads its state and
+// heartbeat, and joins it; the thread only runs `run()`. An exception leaving `run()` marks
+// the worker failed with the exception's message. Signals are blocked in worker threads
+// (they inherit the supervisor's mask), so only the supervisor sees them.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace pricepipe {
+
+enum class WorkerState {
+  kIdle,       // not started
+  kRunning,
+  kCompleted,  // finished its job (producer.count, consumer.exit_after, drained)
+  kStopped,    // stopped on request
+  kFailed,     // threw, or hit a fatal librdkafka error
+};
+
+const char* to_string(WorkerState state);
+
+class Worker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Worker(std::string name);
+  virtual ~Worker();  // requests a stop and joins
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // Supervisor thread only.
+  void start();
+  void request_stop();
+  // Waits for the thread to end, at most until `deadline`; true when it has ended (and was
+  // joined).
+  bool wait_until(Clock::time_point deadline);
+
+  // Any thread.
+  WorkerState state() const { return state_.load(std::memory_order_acquire); }
+  bool done() const;
+  std::string failure() const;
+  Clock::time_point last_heartbeat() const;
+
+ protected:
+  virtual void run() = 0;
+
+  // Worker thread only.
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
+  void heartbeat();
+  // Sleeps for `d` or until a stop is requested; returns false when stopping.
+  bool sleep_for(Clock::duration d);
+
+ private:
+  void thread_main();
+
+  std::string name_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<WorkerState> state_{WorkerState::kIdle};
+  std::atomic<Clock::rep> heartbeat_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;     // stop requests, for sleep_for
+  std::condition_variable done_cv_;  // thread end, for wait_until
+  bool ended_ = false;
+  std::string failure_;
+};
+
+}  // namespace pricepipe

@@ -1,0 +1,257 @@
+#include "pricepipe/consumer_worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "pricepipe/event.hpp"
+#include "pricepipe/kafka.hpp"
+
+namespace pricepipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxBatch = 2000;
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+
+// Owns a vector of TopicPartition pointers.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  PartitionList() = default;
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+// Serves rebalances on the consumer thread (inside consume()/close()). Before partitions go,
+// whatever was read from them is printed, stored and committed, so the next owner does not
+// print it again.
+class Rebalancer : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalancer(ConsumerWorker& worker) : worker_(worker) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::string names;
+    for (const auto* p : partitions) names += (names.empty() ? "" : ",") + std::to_string(p->partition());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      spdlog::info("consumer: assigned partitions [{}]", names);
+      if (cooperative) delete consumer->incremental_assign(partitions);
+      else consumer->assign(partitions);
+      return;
+    }
+    spdlog::info("consumer: partitions [{}] revoked{}", names,
+                 err == RdKafka::ERR__REVOKE_PARTITIONS ? "" : " (" + RdKafka::err2str(err) + ")");
+    try {
+      worker_.flush_output(*consumer);
+    } catch (const std::exception& e) {
+      // librdkafka calls us from C; the worker thread rethrows after consume() returns.
+      error_ = e.what();
+      return;
+    }
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()) {
+      const RdKafka::ErrorCode commit = consumer->commitSync();
+      if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
+        spdlog::warn("consumer: commit before revoke failed: {}", RdKafka::err2str(commit));
+      }
+    }
+    if (cooperative) delete consumer->incremental_unassign(partitions);
+    else consumer->unassign();
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  ConsumerWorker& worker_;
+  std::string error_;
+};
+
+}  // namespace
+
+ConsumerWorker::ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out)
+    : Worker("consumer"), config_(std::move(config)), brokers_(std::move(brokers)), metrics_(metrics), out_(out) {}
+
+ConsumerWorker::~ConsumerWorker() {
+  request_stop();
+  wait_until(Clock::time_point::max());
+}
+
+void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
+  if (!buffer_.empty()) {
+    const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
+    if (written != buffer_.size() || std::fflush(out_) != 0) {
+      // Nothing of this batch is stored, so it is printed again after a restart.
+      throw std::runtime_error(std::string("cannot write events to the output: ") + std::strerror(errno));
+    }
+    buffer_.clear();
+  }
+  add(metrics_.printed, buffered_events_);
+  printed_ += buffered_events_;
+  buffered_events_ = 0;
+  if (pending_offsets_.empty()) return;
+  PartitionList offsets;
+  for (const auto& [partition, next] : pending_offsets_) {
+    offsets.items.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition, next));
+  }
+  pending_offsets_.clear();
+  const RdKafka::ErrorCode err = consumer.offsets_store(offsets.items);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    // A partition revoked meanwhile (ERR__STATE): its new owner prints from the last commit.
+    spdlog::debug("consumer: storing offsets: {}", RdKafka::err2str(err));
+  }
+}
+
+bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer) {
+  PartitionList assigned;
+  if (consumer.assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return false;
+  consumer.position(assigned.items);
+  PartitionList committed;
+  bool need_committed = false;
+  for (auto* p : assigned.items) {
+    if (p->offset() < 0) need_committed = true;
+  }
+  if (need_committed) {
+    for (auto* p : assigned.items) {
+      committed.items.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
+    }
+    if (consumer.committed(committed.items, 5000) != RdKafka::ERR_NO_ERROR) return false;
+  }
+  for (std::size_t i = 0; i < assigned.items.size(); ++i) {
+    const auto* p = assigned.items[i];
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (consumer.query_watermark_offsets(p->topic(), p->partition(), &low, &high, 5000) !=
+        RdKafka::ERR_NO_ERROR) {
+      return false;
+    }
+    std::int64_t position = p->offset();
+    if (position < 0 && need_committed) position = committed.items[i]->offset();
+    if (position < 0) position = low;  // nothing read or committed: auto.offset.reset=earliest
+    if (position < high) return false;
+  }
+  return true;
+}
+
+void ConsumerWorker::run() {
+  KafkaEventHandler events("consumer");
+  Rebalancer rebalancer(*this);
+  auto conf = make_client_conf(config_, ClientRole::kConsumer, brokers_);
+  std::string errstr;
+  if (conf->set("event_cb", &events, errstr) != RdKafka::Conf::CONF_OK ||
+      conf->set("rebalance_cb", &rebalancer, errstr) != RdKafka::Conf::CONF_OK) {
+    throw KafkaError("consumer callbacks: " + errstr);
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+  if (!consumer) throw KafkaError("cannot create the consumer: " + errstr);
+
+  const bool topic_ready = ensure_topic(
+      *consumer, config_.kafka, brokers_, [this] { return !stop_requested(); },
+      [this](int ms) {
+        heartbeat();
+        sleep_for(std::chrono::milliseconds(ms));
+      });
+  if (!topic_ready) {
+    consumer->close();
+    return;
+  }
+  const RdKafka::ErrorCode subscribed = consumer->subscribe({config_.kafka.topic});
+  if (subscribed != RdKafka::ERR_NO_ERROR) {
+    throw KafkaError("cannot subscribe to " + config_.kafka.topic + ": " + RdKafka::err2str(subscribed));
+  }
+  spdlog::info("consumer started: topic {}, group {}, output {}", config_.kafka.topic,
+               config_.consumer.group_id,
+               config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope");
+
+  const EventCodec codec(config_.producer.generator.price_decimals);
+  const std::uint64_t exit_after = config_.consumer.exit_after;
+  const bool envelope = config_.consumer.output == ConsumerOutput::kEnvelope;
+  auto next_bad_log = Clock::now();
+  std::uint64_t bad_not_logged = 0;
+  auto next_drain_check = Clock::now();
+  bool completed = false;
+
+  auto handle_message = [&](const RdKafka::Message& msg) {
+    const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
+    add(metrics_.consumed);
+    const DecodeResult decoded = codec.decode(payload);
+    if (decoded.ok) {
+      if (envelope) {
+        EventEnvelope env;
+        env.topic = config_.kafka.topic;
+        env.partition = msg.partition();
+        env.offset = msg.offset();
+        const auto ts = msg.timestamp();
+        env.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
+        if (msg.key_pointer() != nullptr) env.key = std::string_view(static_cast<const char*>(msg.key_pointer()), msg.key_len());
+        codec.encode_envelope(env, decoded.event, buffer_);
+      } else {
+        codec.encode(decoded.event, buffer_);
+      }
+      buffer_.push_back('\n');
+      ++buffered_events_;
+    } else {
+      add(metrics_.skipped);
+      if (Clock::now() >= next_bad_log) {
+        spdlog::warn("consumer: skipped bad message at partition {} offset {}: {}{}", msg.partition(),
+                     msg.offset(), decoded.reason,
+                     bad_not_logged ? fmt::format(" ({} more since the last report)", bad_not_logged) : "");
+        bad_not_logged = 0;
+        next_bad_log = Clock::now() + std::chrono::seconds(1);
+      } else {
+        ++bad_not_logged;
+      }
+    }
+    pending_offsets_[msg.partition()] = msg.offset() + 1;
+  };
+
+  while (!stop_requested() && !completed) {
+    heartbeat();
+    if (events.fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
+    if (!rebalancer.error().empty()) throw std::runtime_error(rebalancer.error());
+    int timeout_ms = 100;
+    for (int n = 0; n < kMaxBatch && buffer_.size() < kMaxBatchBytes; ++n) {
+      if (exit_after != 0 && printed_ + buffered_events_ >= exit_after) break;
+      std::unique_ptr<RdKafka::Message> msg(consumer->consume(timeout_ms));
+      timeout_ms = 0;
+      const RdKafka::ErrorCode err = msg->err();
+      if (err == RdKafka::ERR__TIMED_OUT) break;
+      if (err == RdKafka::ERR_NO_ERROR) {
+        events.brokers_up();
+        handle_message(*msg);
+      } else if (err == RdKafka::ERR__PARTITION_EOF) {
+        continue;
+      } else if (err == RdKafka::ERR__FATAL) {
+        throw KafkaError("consumer: fatal error: " + msg->errstr());
+      } else {
+        spdlog::warn("consumer: {}", msg->errstr());
+        break;
+      }
+    }
+    const bool idle = buffered_events_ == 0 && pending_offsets_.empty();
+    flush_output(*consumer);
+    if (exit_after != 0 && printed_ >= exit_after) {
+      spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
+      completed = true;
+    } else if (idle && drain_.load(std::memory_order_acquire) && Clock::now() >= next_drain_check) {
+      completed = caught_up(*consumer);
+      next_drain_check = Clock::now() + std::chrono::milliseconds(200);
+      if (completed) spdlog::info("consumer: read everything the producer wrote");
+    }
+  }
+
+  // Graceful end: everything read is printed and stored; commit it, then leave the group.
+  flush_output(*consumer);
+  const RdKafka::ErrorCode commit = consumer->commitSync();
+  if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
+    spdlog::warn("consumer: final commit failed: {}", RdKafka::err2str(commit));
+  }
+  const RdKafka::ErrorCode closed = consumer->close();
+  if (closed != RdKafka::ERR_NO_ERROR) spdlog::warn("consumer: close: {}", RdKafka::err2str(closed));
+  spdlog::info("consumer stopped: {} printed", printed_);
+}
+
+}  // namespace pricepipe

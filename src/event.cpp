@@ -1,0 +1,285 @@
+#include "pricepipe/event.hpp"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace pricepipe {
+namespace {
+
+// RapidJSON output stream appending to a std::string.
+class StringAppendStream {
+ public:
+  using Ch = char;
+  explicit StringAppendStream(std::string& out) : out_(out) {}
+  void Put(char c) { out_.push_back(c); }
+  void Flush() {}
+
+ private:
+  std::string& out_;
+};
+
+using JsonWriter = rapidjson::Writer<StringAppendStream>;
+
+void write_event(JsonWriter& writer, const PriceEvent& event, int decimals, std::string& scratch) {
+  scratch.clear();
+  append_price(event.price_ticks, decimals, scratch);
+  writer.StartObject();
+  writer.Key("match", 5);
+  writer.Int64(event.match);
+  writer.Key("price", 5);
+  writer.RawValue(scratch.data(), scratch.size(), rapidjson::kNumberType);
+  writer.EndObject();
+}
+
+std::optional<std::int64_t> parse_match(std::string_view text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;  // negative, fraction or exponent
+    value = value * 10 + (c - '0');
+  }
+  return value <= kMaxMatch ? std::optional<std::int64_t>(value) : std::nullopt;
+}
+
+// SAX handler that picks the top-level `match` and `price` out of one JSON object. Numbers
+// arrive as text (kParseNumbersAsStringsFlag) so prices are read exactly.
+class EventHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EventHandler> {
+ public:
+  explicit EventHandler(int decimals) : decimals_(decimals) {}
+
+  bool Default() { return value(Kind::kOther); }
+  bool String(const char*, rapidjson::SizeType, bool) { return value(Kind::kString); }
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool) {
+    if (depth_ != 1) return depth_ != 0 || fail("not a JSON object (a number)");
+    const std::string_view text(str, length);
+    if (field_ == Field::kMatch) {
+      const auto match = parse_match(text);
+      if (!match) return fail("match is not an integer from 0 to 999999999999");
+      event_.match = *match;
+    } else if (field_ == Field::kPrice) {
+      const auto ticks = parse_price_ticks(text, decimals_);
+      if (!ticks) return fail("price is not a number from 0 to 1e12");
+      event_.price_ticks = *ticks;
+    }
+    return true;
+  }
+  bool StartObject() {
+    if (depth_ == 0) {
+      depth_ = 1;
+      return true;
+    }
+    if (!value(Kind::kOther)) return false;
+    ++depth_;
+    return true;
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool) {
+    if (depth_ != 1) return true;
+    const std::string_view key(str, length);
+    field_ = Field::kOther;
+    if (key == "match") {
+      if (seen_match_) return fail("duplicate key \"match\"");
+      seen_match_ = true;
+      field_ = Field::kMatch;
+    } else if (key == "price") {
+      if (seen_price_) return fail("duplicate key \"price\"");
+      seen_price_ = true;
+      field_ = Field::kPrice;
+    }
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    if (depth_ == 0) return fail("not a JSON object (an array)");
+    if (!value(Kind::kOther)) return false;
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+
+  const std::string& error() const { return error_; }
+  bool complete(std::string& reason) const {
+    if (!seen_match_) reason = "no \"match\" field";
+    else if (!seen_price_) reason = "no \"price\" field";
+    else return true;
+    return false;
+  }
+  const PriceEvent& event() const { return event_; }
+
+ private:
+  enum class Field { kMatch, kPrice, kOther };
+  enum class Kind { kString, kOther };
+
+  // A scalar or container value: only numbers are acceptable for the two known fields.
+  bool value(Kind kind) {
+    if (depth_ == 0) return fail(kind == Kind::kString ? "not a JSON object (a string)" : "not a JSON object");
+    if (depth_ != 1) return true;
+    if (field_ == Field::kMatch) return fail("match is not an integer");
+    if (field_ == Field::kPrice) return fail("price is not a number");
+    return true;
+  }
+  bool fail(const char* why) {
+    error_ = why;
+    return false;
+  }
+
+  int decimals_;
+  int depth_ = 0;
+  Field field_ = Field::kOther;
+  bool seen_match_ = false;
+  bool seen_price_ = false;
+  PriceEvent event_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::int64_t pow10(int n) {
+  std::int64_t p = 1;
+  for (int i = 0; i < n; ++i) p *= 10;
+  return p;
+}
+
+void append_price(std::int64_t ticks, int decimals, std::string& out) {
+  if (ticks < 0) {
+    out.push_back('-');
+    ticks = -ticks;
+  }
+  const std::int64_t scale = pow10(decimals);
+  out += std::to_string(ticks / scale);
+  if (decimals == 0) return;
+  out.push_back('.');
+  const std::string frac = std::to_string(ticks % scale);
+  out.append(static_cast<std::size_t>(decimals) - frac.size(), '0');
+  out += frac;
+}
+
+std::string format_price(std::int64_t ticks, int decimals) {
+  std::string out;
+  append_price(ticks, decimals, out);
+  return out;
+}
+
+std::optional<std::int64_t> parse_price_ticks(std::string_view text, int decimals) {
+  if (text.empty() || text.front() == '-') return std::nullopt;
+  if (text.find_first_of("eE") != std::string_view::npos) {
+    // Exponent form from other producers: rare, so go through double.
+    const std::string copy(text);
+    char* end = nullptr;
+    const double v = std::strtod(copy.c_str(), &end);
+    if (end != copy.c_str() + copy.size() || !std::isfinite(v) || v < 0 || v > kMaxPrice) {
+      return std::nullopt;
+    }
+    return std::llround(v * static_cast<double>(pow10(decimals)));
+  }
+  // Plain decimal: exact, rounded half-up on the first dropped digit.
+  const auto dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  if (whole.empty() || whole.size() > 13) return std::nullopt;
+  std::int64_t ticks = 0;
+  for (char c : whole) {
+    if (c < '0' || c > '9') return std::nullopt;
+    ticks = ticks * 10 + (c - '0');
+  }
+  if (ticks > static_cast<std::int64_t>(kMaxPrice)) return std::nullopt;  // keeps the scaling below in range
+  for (int i = 0; i < decimals; ++i) {
+    const char c = static_cast<std::size_t>(i) < frac.size() ? frac[static_cast<std::size_t>(i)] : '0';
+    if (c < '0' || c > '9') return std::nullopt;
+    ticks = ticks * 10 + (c - '0');
+  }
+  for (std::size_t i = static_cast<std::size_t>(decimals); i < frac.size(); ++i) {
+    if (frac[i] < '0' || frac[i] > '9') return std::nullopt;
+  }
+  if (frac.size() > static_cast<std::size_t>(decimals) && frac[static_cast<std::size_t>(decimals)] >= '5') {
+    ++ticks;
+  }
+  if (ticks > static_cast<std::int64_t>(kMaxPrice) * pow10(decimals)) return std::nullopt;
+  return ticks;
+}
+
+EventCodec::EventCodec(int price_decimals) : decimals_(price_decimals) {}
+
+void EventCodec::encode(const PriceEvent& event, std::string& out) const {
+  StringAppendStream stream(out);
+  JsonWriter writer(stream);
+  std::string scratch;
+  write_event(writer, event, decimals_, scratch);
+}
+
+std::string EventCodec::encode(const PriceEvent& event) const {
+  std::string out;
+  encode(event, out);
+  return out;
+}
+
+void EventCodec::encode_envelope(const EventEnvelope& envelope, const PriceEvent& event,
+                                 std::string& out) const {
+  StringAppendStream stream(out);
+  JsonWriter writer(stream);
+  std::string scratch;
+  writer.StartObject();
+  writer.Key("topic");
+  writer.String(envelope.topic.data(), static_cast<rapidjson::SizeType>(envelope.topic.size()));
+  writer.Key("partition");
+  writer.Int(envelope.partition);
+  writer.Key("offset");
+  writer.Int64(envelope.offset);
+  writer.Key("timestamp");
+  writer.Int64(envelope.timestamp_ms);
+  writer.Key("key");
+  writer.String(envelope.key.data(), static_cast<rapidjson::SizeType>(envelope.key.size()));
+  writer.Key("event");
+  write_event(writer, event, decimals_, scratch);
+  writer.EndObject();
+}
+
+DecodeResult EventCodec::decode(std::string_view payload) const {
+  DecodeResult result;
+  if (payload.empty()) {
+    result.reason = "empty message";
+    return result;
+  }
+  if (payload.size() > kMaxEventBytes) {
+    result.reason = "message too large (" + std::to_string(payload.size()) + " bytes, limit " +
+                    std::to_string(kMaxEventBytes) + ")";
+    return result;
+  }
+  // RapidJSON treats NUL as the end of input, which would hide whatever follows it.
+  if (std::memchr(payload.data(), '\0', payload.size()) != nullptr) {
+    result.reason = "message contains a NUL byte";
+    return result;
+  }
+  EventHandler handler(decimals_);
+  rapidjson::MemoryStream stream(payload.data(), payload.size());
+  rapidjson::Reader reader;
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+                              rapidjson::kParseNumbersAsStringsFlag;
+  const rapidjson::ParseResult parsed = reader.Parse<kFlags>(stream, handler);
+  if (!parsed) {
+    if (!handler.error().empty()) {
+      result.reason = handler.error();
+    } else {
+      result.reason = std::string("not valid JSON: ") + rapidjson::GetParseError_En(parsed.Code()) +
+                      " at byte " + std::to_string(parsed.Offset());
+    }
+    return result;
+  }
+  if (!handler.complete(result.reason)) return result;
+  result.ok = true;
+  result.event = handler.event();
+  return result;
+}
+
+}  // namespace pricepipe

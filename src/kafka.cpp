@@ -1,0 +1,228 @@
+#include "pricepipe/kafka.hpp"
+
+// rdkafka_mock.h must follow rdkafka.h.
+// clang-format off
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+// clang-format on
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+namespace pricepipe {
+namespace {
+
+void set_or_throw(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
+  std::string errstr;
+  if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
+    throw KafkaError("librdkafka setting " + name + ": " + errstr);
+  }
+}
+
+spdlog::level::level_enum level_of_syslog(int severity) {
+  switch (severity) {
+    case RdKafka::Event::EVENT_SEVERITY_EMERG:
+    case RdKafka::Event::EVENT_SEVERITY_ALERT:
+    case RdKafka::Event::EVENT_SEVERITY_CRITICAL:
+    case RdKafka::Event::EVENT_SEVERITY_ERROR: return spdlog::level::err;
+    case RdKafka::Event::EVENT_SEVERITY_WARNING: return spdlog::level::warn;
+    case RdKafka::Event::EVENT_SEVERITY_NOTICE:
+    case RdKafka::Event::EVENT_SEVERITY_INFO: return spdlog::level::info;
+    default: return spdlog::level::debug;
+  }
+}
+
+struct MetadataDeleter {
+  void operator()(RdKafka::Metadata* m) const { delete m; }
+};
+
+}  // namespace
+
+std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
+                                                const std::string& brokers) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  set_or_throw(*conf, "bootstrap.servers", brokers);
+  set_or_throw(*conf, "client.id", role == ClientRole::kProducer ? "pricepipe-producer" : "pricepipe-consumer");
+  if (role == ClientRole::kProducer) {
+    // The delivery promise: idempotent, acks=all, ordered, and no message given up on while
+    // the daemon runs (a stop purges what is left, and says so).
+    set_or_throw(*conf, "enable.idempotence", "true");
+    set_or_throw(*conf, "acks", "all");
+    set_or_throw(*conf, "message.timeout.ms", "0");
+  } else {
+    set_or_throw(*conf, "group.id", config.consumer.group_id);
+    set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
+    set_or_throw(*conf, "enable.auto.commit", "true");
+    set_or_throw(*conf, "auto.offset.reset", "earliest");
+  }
+  for (const auto& [name, value] : config.librdkafka.common) set_or_throw(*conf, name, value);
+  const auto& own = role == ClientRole::kProducer ? config.librdkafka.producer : config.librdkafka.consumer;
+  for (const auto& [name, value] : own) set_or_throw(*conf, name, value);
+  return conf;
+}
+
+KafkaEventHandler::KafkaEventHandler(std::string client) : client_(std::move(client)) {}
+
+void KafkaEventHandler::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      if (event.fatal()) {
+        fatal_.store(true, std::memory_order_release);
+        spdlog::critical("{}: fatal librdkafka error: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+        if (!brokers_down_.exchange(true)) {
+          spdlog::warn("{}: all brokers are down or unreachable; retrying", client_);
+        }
+      } else if (event.err() == RdKafka::ERR__TRANSPORT || event.err() == RdKafka::ERR__RESOLVE) {
+        spdlog::debug("{}: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      } else {
+        spdlog::warn("{}: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      }
+      break;
+    case RdKafka::Event::EVENT_LOG:
+      spdlog::log(level_of_syslog(event.severity()), "{}: librdkafka {}: {}", client_, event.fac(), event.str());
+      break;
+    default:
+      spdlog::debug("{}: librdkafka event {}: {}", client_, static_cast<int>(event.type()), event.str());
+      break;
+  }
+}
+
+bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
+                  const std::string& brokers_for_log, const std::function<bool()>& keep_going,
+                  const std::function<void(int)>& idle) {
+  using Clock = std::chrono::steady_clock;
+  auto next_wait_log = Clock::now();
+  bool waited = false;
+  bool created = false;
+  while (keep_going()) {
+    RdKafka::Metadata* raw = nullptr;
+    const RdKafka::ErrorCode err = handle.metadata(true, nullptr, &raw, 5000);
+    std::unique_ptr<RdKafka::Metadata, MetadataDeleter> metadata(raw);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      if (Clock::now() >= next_wait_log) {
+        spdlog::warn("waiting for Kafka at {}: {}", brokers_for_log, RdKafka::err2str(err));
+        next_wait_log = Clock::now() + std::chrono::seconds(10);
+      }
+      waited = true;
+      idle(1000);
+      continue;
+    }
+    if (waited) {
+      spdlog::info("Kafka at {} answers", brokers_for_log);
+      waited = false;
+    }
+    const RdKafka::TopicMetadata* found = nullptr;
+    for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
+      if (topic->topic() == kafka.topic && topic->err() == RdKafka::ERR_NO_ERROR) found = topic;
+    }
+    if (found != nullptr) {
+      const auto& partitions = *found->partitions();
+      const bool led = std::all_of(partitions.begin(), partitions.end(),
+                                   [](const RdKafka::PartitionMetadata* p) { return p->leader() >= 0; });
+      if (!partitions.empty() && led) {
+        const int replicas = static_cast<int>(partitions.front()->replicas()->size());
+        if (!created && (static_cast<int>(partitions.size()) != kafka.partitions ||
+                         replicas != kafka.replication_factor)) {
+          spdlog::info(
+              "topic {} exists with {} partitions and replication factor {} (configured {} and {}); "
+              "leaving it alone",
+              kafka.topic, partitions.size(), replicas, kafka.partitions, kafka.replication_factor);
+        } else if (!created) {
+          spdlog::info("topic {} exists with {} partitions", kafka.topic, partitions.size());
+        }
+        return true;
+      }
+      idle(200);  // just created: wait for leaders
+      continue;
+    }
+
+    // Missing: create it. Another instance may race us; "already exists" is success.
+    rd_kafka_t* rk = handle.c_ptr();
+    char errstr[512];
+    rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(kafka.topic.c_str(), kafka.partitions,
+                                                           kafka.replication_factor, errstr, sizeof errstr);
+    if (new_topic == nullptr) throw KafkaError(std::string("cannot describe topic to create: ") + errstr);
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(options, 10000, errstr, sizeof errstr);
+    rd_kafka_CreateTopics(rk, &new_topic, 1, options, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    std::string message = "no answer";
+    if (event != nullptr) {
+      result = rd_kafka_event_error(event);
+      message = rd_kafka_event_error_string(event) ? rd_kafka_event_error_string(event) : "";
+      if (const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(event)) {
+        size_t count = 0;
+        const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &count);
+        if (count > 0 && result == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          result = rd_kafka_topic_result_error(topics[0]);
+          const char* m = rd_kafka_topic_result_error_string(topics[0]);
+          message = m ? m : "";
+        }
+      }
+      rd_kafka_event_destroy(event);
+    }
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_NewTopic_destroy(new_topic);
+
+    if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::info("created topic {} with {} partitions and replication factor {}", kafka.topic,
+                   kafka.partitions, kafka.replication_factor);
+      created = true;
+    } else if (result == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      spdlog::debug("topic {} was created by someone else meanwhile", kafka.topic);
+    } else if (result == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
+               result == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS ||
+               result == RD_KAFKA_RESP_ERR_POLICY_VIOLATION ||
+               result == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+               result == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+               result == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION) {
+      // Retrying cannot fix these; the worker fails with the broker's reason.
+      throw KafkaError("cannot create topic " + kafka.topic + ": " + rd_kafka_err2str(result) +
+                       (message.empty() ? "" : ": " + message));
+    } else {
+      spdlog::warn("creating topic {} failed, retrying: {}{}", kafka.topic, rd_kafka_err2str(result),
+                   message.empty() ? "" : ": " + message);
+      idle(1000);
+    }
+  }
+  return false;
+}
+
+MockCluster::MockCluster(int brokers, const KafkaSettings& kafka) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (rk_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw KafkaError(std::string("embedded cluster: ") + errstr);
+  }
+  cluster_ = rd_kafka_mock_cluster_new(rk_, brokers);
+  if (cluster_ == nullptr) {
+    rd_kafka_destroy(rk_);
+    throw KafkaError("embedded cluster: librdkafka could not create the mock cluster");
+  }
+  bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  create_topic(kafka.topic, kafka.partitions, kafka.replication_factor);
+}
+
+MockCluster::~MockCluster() {
+  rd_kafka_mock_cluster_destroy(cluster_);
+  rd_kafka_destroy(rk_);
+}
+
+void MockCluster::create_topic(const std::string& topic, int partitions, int replication_factor) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, replication_factor);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("embedded cluster: cannot create topic " + topic + ": " + rd_kafka_err2str(err));
+  }
+}
+
+}  // namespace pricepipe

@@ -1,0 +1,51 @@
+// pricepipe: wires the command line, config, logging and the supervisor together.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "pricepipe/config.hpp"
+#include "pricepipe/logging.hpp"
+#include "pricepipe/supervisor.hpp"
+#include "pricepipe/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace pricepipe;
+  // Before any thread exists, so every thread inherits the mask and only the supervisor
+  // sees the signals.
+  Supervisor::block_signals();
+  setup_logging(LogSettings{"info", LogFormat::kText, 60});
+  try {
+    CommandLine command_line = parse_command_line(argc, argv);
+    if (command_line.help) {
+      std::cout << usage_text();
+      return exit_code::kOk;
+    }
+    if (command_line.version) {
+      std::cout << "pricepipe " << kVersion << "\n";
+      return exit_code::kOk;
+    }
+    const bool check_config = command_line.check_config;
+    const bool health_check = command_line.health_check;
+    ConfigLoader loader(std::move(command_line));
+    Config config = loader.load();
+    if (loader.path().empty()) spdlog::info("no config file found; using defaults and the command line");
+    if (check_config) {
+      std::cout << render_config(config);
+      return exit_code::kOk;
+    }
+    if (health_check) {
+      spdlog::error("--health-check: the health endpoint is not implemented yet");
+      return 1;
+    }
+    setup_logging(config.log);
+    Supervisor supervisor(std::move(loader), std::move(config), stdout);
+    return supervisor.run();
+  } catch (const ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return exit_code::kSoftware;
+  }
+}

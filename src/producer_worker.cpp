@@ -1,0 +1,187 @@
+#include "pricepipe/producer_worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+
+#include "pricepipe/event.hpp"
+#include "pricepipe/generator.hpp"
+#include "pricepipe/kafka.hpp"
+#include "pricepipe/rate_limiter.hpp"
+
+namespace pricepipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Counts delivery reports; runs on the producer thread inside poll()/flush().
+class DeliveryCounter : public RdKafka::DeliveryReportCb {
+ public:
+  explicit DeliveryCounter(Metrics& metrics) : metrics_(metrics) {}
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      ++delivered_;
+      return;
+    }
+    ++failed_;
+    if (message.err() != RdKafka::ERR__PURGE_QUEUE && message.err() != RdKafka::ERR__PURGE_INFLIGHT &&
+        Clock::now() >= next_log_) {
+      spdlog::error("delivery failed ({} so far): {}", failed_, message.errstr());
+      next_log_ = Clock::now() + std::chrono::seconds(5);
+    }
+  }
+  // Publishes the counts gathered since the last call; keeps the atomics off the per-event path.
+  void publish() {
+    add(metrics_.delivered, delivered_ - published_delivered_);
+    add(metrics_.failed, failed_ - published_failed_);
+    published_delivered_ = delivered_;
+    published_failed_ = failed_;
+  }
+  std::uint64_t failed() const { return failed_; }
+
+ private:
+  Metrics& metrics_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t failed_ = 0;
+  std::uint64_t published_delivered_ = 0;
+  std::uint64_t published_failed_ = 0;
+  Clock::time_point next_log_{};
+};
+
+}  // namespace
+
+ProducerWorker::ProducerWorker(Config config, std::string brokers, Metrics& metrics)
+    : Worker("producer"), config_(std::move(config)), brokers_(std::move(brokers)), metrics_(metrics) {}
+
+ProducerWorker::~ProducerWorker() {
+  request_stop();
+  wait_until(Clock::time_point::max());
+}
+
+void ProducerWorker::update_live(const Config& config) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_ = config.producer;
+}
+
+void ProducerWorker::run() {
+  const ProducerSettings initial = config_.producer;
+  // Declared before the handle: librdkafka calls them until the handle is gone.
+  DeliveryCounter deliveries(metrics_);
+  KafkaEventHandler events("producer");
+  auto conf = make_client_conf(config_, ClientRole::kProducer, brokers_);
+  std::string errstr;
+  if (conf->set("dr_cb", &deliveries, errstr) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", &events, errstr) != RdKafka::Conf::CONF_OK) {
+    throw KafkaError("producer callbacks: " + errstr);
+  }
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
+  if (!producer) throw KafkaError("cannot create the producer: " + errstr);
+
+  const bool topic_ready = ensure_topic(
+      *producer, config_.kafka, brokers_, [this] { return !stop_requested(); },
+      [this](int ms) {
+        heartbeat();
+        sleep_for(std::chrono::milliseconds(ms));
+      });
+  if (!topic_ready) return;
+
+  EventGenerator generator(initial.generator);
+  EventCodec codec(initial.generator.price_decimals);
+  RateLimiter limiter(initial.rate, Clock::now());
+  std::uint64_t count = initial.count;
+  spdlog::info("producer started: topic {}, rate {}/s{}, seed {}", config_.kafka.topic,
+               initial.rate == 0 ? std::string("unlimited") : fmt::format("{}", initial.rate),
+               count ? fmt::format(", count {}", count) : std::string(), generator.seed());
+
+  const std::string& topic = config_.kafka.topic;
+  std::string payload;
+  std::string key;
+  std::uint64_t produced = 0;
+  auto check_fatal = [&] {
+    if (events.fatal()) {
+      std::string reason;
+      const auto err = producer->fatal_error(reason);
+      throw KafkaError("producer fatal error: " + RdKafka::err2str(err) + ": " + reason);
+    }
+  };
+
+  while (!stop_requested() && (count == 0 || produced < count)) {
+    if ((produced & 0x3ff) == 0) {
+      heartbeat();
+      deliveries.publish();
+      check_fatal();
+      std::lock_guard<std::mutex> lock(pending_mutex_);
+      if (pending_) {
+        generator.update(pending_->generator);
+        codec = EventCodec(pending_->generator.price_decimals);
+        if (pending_->rate != limiter.rate()) limiter.set_rate(pending_->rate, Clock::now());
+        count = pending_->count;
+        pending_.reset();
+        spdlog::info("producer: applied new generator and rate settings (rate {}/s)", limiter.rate());
+      }
+    }
+    const auto wait = limiter.reserve(Clock::now());
+    if (wait > Clock::duration::zero()) {
+      heartbeat();
+      if (!sleep_for(wait)) break;
+    }
+    const PriceEvent event = generator.next();
+    payload.clear();
+    codec.encode(event, payload);
+    key = std::to_string(event.match);
+    const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+    for (;;) {
+      const RdKafka::ErrorCode err = producer->produce(
+          topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
+          payload.size(), key.data(), key.size(), timestamp, nullptr);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (err != RdKafka::ERR__QUEUE_FULL) {
+        throw KafkaError("produce failed: " + RdKafka::err2str(err));
+      }
+      // Backpressure: the local queue is full, so serve delivery reports until it drains.
+      producer->poll(50);
+      heartbeat();
+      check_fatal();
+      if (stop_requested()) break;
+    }
+    if (stop_requested()) break;
+    ++produced;
+    add(metrics_.generated);
+    producer->poll(0);
+  }
+
+  if (!stop_requested()) {
+    // producer.count reached: completion means every event is acknowledged or failed.
+    spdlog::info("producer: {} events produced; waiting for the broker to acknowledge them", produced);
+    while (producer->outq_len() > 0 && !stop_requested()) {
+      producer->flush(200);
+      deliveries.publish();
+      heartbeat();
+      check_fatal();
+    }
+  }
+  if (producer->outq_len() > 0) {
+    // Stopping: bounded flush, then purge and account for what is dropped.
+    const auto budget = std::chrono::milliseconds(
+        std::max(500, config_.supervisor.shutdown_timeout_s * 1000 - 1500));
+    const auto deadline = Clock::now() + budget;
+    while (producer->outq_len() > 0 && Clock::now() < deadline) {
+      producer->flush(100);
+      heartbeat();
+    }
+    const int left = producer->outq_len();
+    if (left > 0) {
+      producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+      producer->poll(0);
+      spdlog::warn("producer: {} events not acknowledged within {} ms were purged (counted as failed)",
+                   left, budget.count());
+    }
+  }
+  producer->flush(0);
+  deliveries.publish();
+  spdlog::info("producer stopped: {} produced, {} failed", produced, deliveries.failed());
+}
+
+}  // namespace pricepipe

@@ -1,0 +1,94 @@
+#include "pricepipe/worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pricepipe {
+
+const char* to_string(WorkerState state) {
+  switch (state) {
+    case WorkerState::kIdle: return "idle";
+    case WorkerState::kRunning: return "running";
+    case WorkerState::kCompleted: return "completed";
+    case WorkerState::kStopped: return "stopped";
+    case WorkerState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+Worker::Worker(std::string name) : name_(std::move(name)) {}
+
+Worker::~Worker() {
+  request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::start() {
+  heartbeat();
+  state_.store(WorkerState::kRunning, std::memory_order_release);
+  thread_ = std::thread(&Worker::thread_main, this);
+}
+
+void Worker::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true, std::memory_order_release);
+  }
+  wake_.notify_all();
+}
+
+bool Worker::wait_until(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!done_cv_.wait_until(lock, deadline, [this] { return ended_; })) return false;
+  lock.unlock();
+  if (thread_.joinable()) thread_.join();
+  return true;
+}
+
+bool Worker::done() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ended_;
+}
+
+std::string Worker::failure() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return failure_;
+}
+
+Worker::Clock::time_point Worker::last_heartbeat() const {
+  return Clock::time_point(Clock::duration(heartbeat_.load(std::memory_order_relaxed)));
+}
+
+void Worker::heartbeat() {
+  heartbeat_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+bool Worker::sleep_for(Clock::duration d) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, d, [this] { return stop_.load(std::memory_order_acquire); });
+  return !stop_.load(std::memory_order_acquire);
+}
+
+void Worker::thread_main() {
+  WorkerState end_state = WorkerState::kCompleted;
+  std::string failure;
+  try {
+    run();
+    if (stop_requested()) end_state = WorkerState::kStopped;
+  } catch (const std::exception& e) {
+    end_state = WorkerState::kFailed;
+    failure = e.what();
+  } catch (...) {
+    end_state = WorkerState::kFailed;
+    failure = "unknown exception";
+  }
+  if (end_state == WorkerState::kFailed) spdlog::error("{} worker failed: {}", name_, failure);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failure_ = failure;
+    ended_ = true;
+    state_.store(end_state, std::memory_order_release);
+  }
+  done_cv_.notify_all();
+}
+
+}  // namespace pricepipe

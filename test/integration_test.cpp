@@ -1,0 +1,98 @@
+// End-to-end tests against a real Apache Kafka broker (started by the CTest fixture through
+// scripts/kafka.sh). kcat, a client pricepipe did not write, is the judge of what is in the
+// topic.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "kafka_test_support.hpp"
+#include "process.hpp"
+
+using namespace pricepipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> args_for(const std::string& brokers, const std::string& topic,
+                                  const std::string& group, std::vector<std::string> extra) {
+  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                                "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
+                                "--consumer.group_id=" + group,
+                                "--log.stats_interval_s=5"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::set<Record> as_set(const std::vector<Record>& records) { return {records.begin(), records.end()}; }
+
+}  // namespace
+
+TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe printed", "[integration]") {
+  const std::string topic = unique_name("e2e");
+  const auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+                                      {"--consumer.output=envelope", "--producer.rate=0", "--producer.count=20000",
+                                       "--consumer.exit_after=20000"}),
+                             300s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  REQUIRE(r.exit_code == 0);
+  const auto printed = parse_envelopes(r.out);
+  const auto in_topic = kcat_read(test_brokers(), topic);
+  CHECK(printed.size() == 20000);
+  CHECK(in_topic.size() == 20000);
+  CHECK(as_set(printed).size() == printed.size());  // nothing printed twice
+  CHECK(as_set(printed) == as_set(in_topic));       // nothing missing, nothing extra
+  CHECK(kcat_partition_count(test_brokers(), topic) == 3);
+  CHECK_THAT(r.err, Catch::Contains("created topic " + topic + " with 3 partitions"));
+}
+
+TEST_CASE("a missing topic is created as configured and an existing one is left alone", "[integration]") {
+  const std::string topic = unique_name("admin");
+  REQUIRE(kcat_partition_count(test_brokers(), topic) == -1);
+  auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+                                {"--consumer.output=envelope", "--kafka.partitions=5", "--producer.count=10", "--producer.rate=0",
+                                 "--consumer.exit_after=10"}),
+                       120s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(kcat_partition_count(test_brokers(), topic) == 5);
+  CHECK_THAT(r.err, Catch::Contains("created topic " + topic + " with 5 partitions and replication factor 1"));
+
+  r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+                           {"--consumer.output=envelope", "--kafka.partitions=2", "--producer.count=10", "--producer.rate=0",
+                            "--consumer.exit_after=20"}),
+                  120s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(kcat_partition_count(test_brokers(), topic) == 5);
+  CHECK_THAT(r.err, Catch::Contains("exists with 5 partitions") && Catch::Contains("leaving it alone"));
+  CHECK(parse_envelopes(r.out).size() == 20);  // a new group reads both runs' events
+}
+
+TEST_CASE("events from other producers are printed normalised and bad ones are skipped", "[integration]") {
+  const std::string topic = unique_name("foreign");
+  // pricepipe creates the topic and writes one known event (producer only), then kcat
+  // writes Python json.dumps-style events, other key orders, and junk.
+  auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+                                {"--consumer.enabled=false", "--producer.count=1", "--kafka.partitions=1",
+                                 "--producer.match_min=100", "--producer.match_max=100",
+                                 "--producer.price_min=2", "--producer.price_max=2"}),
+                       120s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(kcat_partition_count(test_brokers(), topic) == 1);
+  kcat_produce(test_brokers(), topic,
+               {R"({"match": 123, "price": 4.56})", "not json", R"({"price": 7.5, "match": 456, "x": [1]})",
+                R"({"match": "789", "price": 1.0})", R"([1,2])", R"({"match": 101, "price": 1.005})"});
+  r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+                           {"--producer.enabled=false", "--consumer.exit_after=4"}),
+                  120s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "{\"match\":100,\"price\":2.00}\n{\"match\":123,\"price\":4.56}\n{\"match\":456,\"price\":7.50}\n{\"match\":101,\"price\":1.01}\n");
+  CHECK_THAT(r.err, Catch::Contains("skipped bad message at partition 0 offset 2"));
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CTest fixture around scripts/kafka.sh: `start N` starts the N-node cluster unless it is
+# already running (then it is left as found), `stop N` stops it only if `start N` started it.
+set -euo pipefail
+action=$1
+nodes=${2:-1}
+here=$(cd "$(dirname "$0")" && pwd)
+kafka="$here/../scripts/kafka.sh"
+marker="${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}/fixture-started-$nodes"
+mkdir -p "$(dirname "$marker")"
+case "$action" in
+  start)
+    if bash "$kafka" status --nodes "$nodes" >/dev/null 2>&1; then
+      echo "kafka ($nodes node(s)) already running; the tests use it and leave it running" >&2
+      rm -f "$marker"
+    else
+      bash "$kafka" start --nodes "$nodes"
+      touch "$marker"
+    fi
+    ;;
+  stop)
+    if [ -e "$marker" ]; then
+      rm -f "$marker"
+      bash "$kafka" stop --nodes "$nodes"
+    fi
+    ;;
+  *) echo "usage: $0 start|stop [nodes]" >&2; exit 64 ;;
+esac

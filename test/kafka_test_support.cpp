@@ -1,0 +1,92 @@
+#include "kafka_test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "process.hpp"
+
+namespace pricepipe::test {
+
+std::string test_brokers() {
+  const char* env = std::getenv("PRICEPIPE_TEST_BROKERS");
+  return env ? env : "127.0.0.1:9092";
+}
+
+std::string test_cluster_brokers() {
+  const char* env = std::getenv("PRICEPIPE_TEST_CLUSTER_BROKERS");
+  return env ? env : "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094";
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return prefix + "-" + std::to_string(getpid()) + "-" +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()) + "-" +
+         std::to_string(counter++);
+}
+
+std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic) {
+  const auto r = run_process({"kcat", "-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q",
+                              "-f", "%p\t%o\t%s\n"},
+                             std::chrono::seconds(120));
+  INFO("kcat stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<Record> records;
+  for (const auto& line : split_lines(r.out)) {
+    const auto tab1 = line.find('\t');
+    const auto tab2 = line.find('\t', tab1 + 1);
+    REQUIRE(tab2 != std::string::npos);
+    records.push_back({std::stoi(line.substr(0, tab1)), std::stoll(line.substr(tab1 + 1, tab2 - tab1 - 1)),
+                       line.substr(tab2 + 1)});
+  }
+  return records;
+}
+
+int kcat_partition_count(const std::string& brokers, const std::string& topic) {
+  const auto r = run_process({"kcat", "-L", "-b", brokers, "-t", topic}, std::chrono::seconds(30));
+  REQUIRE(r.exit_code == 0);
+  std::smatch m;
+  const std::regex line("topic \"" + topic + "\" with ([0-9]+) partitions");
+  if (!std::regex_search(r.out, m, line)) return -1;
+  if (r.out.find("Unknown topic or partition") != std::string::npos) return -1;
+  return std::stoi(m[1]);
+}
+
+void kcat_produce(const std::string& brokers, const std::string& topic, const std::vector<std::string>& lines) {
+  char path[] = "/tmp/pricepipe-kcat-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  {
+    std::ofstream f(path);
+    for (const auto& l : lines) f << l << "\n";
+  }
+  const auto r = run_process({"kcat", "-P", "-b", brokers, "-t", topic, "-l", path}, std::chrono::seconds(120));
+  std::remove(path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+std::vector<Record> parse_envelopes(const std::string& out) {
+  static const std::regex envelope(
+      R"re(\{"topic":"[^"]*","partition":([0-9]+),"offset":([0-9]+),"timestamp":-?[0-9]+,"key":"[^"]*","event":(\{[^}]*\})\})re");
+  std::vector<Record> records;
+  for (const auto& line : split_lines(out)) {
+    std::smatch m;
+    INFO(line);
+    REQUIRE(std::regex_match(line, m, envelope));
+    records.push_back({std::stoi(m[1]), std::stoll(m[2]), m[3]});
+  }
+  return records;
+}
+
+std::string pricepipe_binary() { return PRICEPIPE_BINARY; }
+std::string source_dir() { return PRICEPIPE_SOURCE_DIR; }
+
+}  // namespace pricepipe::test

@@ -1,0 +1,48 @@
+#pragma once
+// Helpers for tests against a real Kafka broker: names, the broker address, and kcat as the
+// independent client that reads what is really in a topic.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace pricepipe::test {
+
+// Bootstrap servers of the broker the CTest fixture started (PRICEPIPE_TEST_BROKERS or
+// 127.0.0.1:9092), and of the three-node cluster (PRICEPIPE_TEST_CLUSTER_BROKERS or
+// 127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094).
+std::string test_brokers();
+std::string test_cluster_brokers();
+
+// A topic or group name no other test run has used.
+std::string unique_name(const std::string& prefix);
+
+struct Record {
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string value;
+  bool operator<(const Record& o) const {
+    return std::tie(partition, offset, value) < std::tie(o.partition, o.offset, o.value);
+  }
+  bool operator==(const Record& o) const {
+    return partition == o.partition && offset == o.offset && value == o.value;
+  }
+};
+
+// Everything in `topic` from the beginning, read with kcat.
+std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic);
+// Partition count of `topic` as kcat's metadata shows it; -1 when the topic does not exist.
+int kcat_partition_count(const std::string& brokers, const std::string& topic);
+// Produces each line of `lines` to `topic` with kcat.
+void kcat_produce(const std::string& brokers, const std::string& topic, const std::vector<std::string>& lines);
+
+// Records printed by pricepipe in `envelope` form: {"topic":..,"partition":..,"offset":..,
+// ..,"event":{..}} -> (partition, offset, event JSON). Fails the test on a malformed line.
+std::vector<Record> parse_envelopes(const std::string& out);
+
+std::string pricepipe_binary();
+std::string source_dir();
+
+}  // namespace pricepipe::test
