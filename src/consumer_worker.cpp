@@ -41,6 +41,7 @@ class Rebalancer : public RdKafka::RebalanceCb {
     for (const auto* p : partitions) names += (names.empty() ? "" : ",") + std::to_string(p->partition());
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       spdlog::info("consumer: assigned partitions [{}]", names);
+      worker_.forget_read(partitions);
       if (cooperative) delete consumer->incremental_assign(partitions);
       else consumer->assign(partitions);
       return;
@@ -105,33 +106,36 @@ void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
   }
 }
 
-bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer) {
+void ConsumerWorker::forget_read(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (const auto* p : partitions) read_to_.erase(p->partition());
+}
+
+void ConsumerWorker::drain(PartitionEndOffsets ends) {
+  std::lock_guard<std::mutex> lock(drain_mutex_);
+  drain_ends_ = std::move(ends);
+  drain_.store(true, std::memory_order_release);
+}
+
+// Local state only: no broker round trip, so a dead coordinator or leader cannot stall it.
+bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends) {
   PartitionList assigned;
   if (consumer.assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return false;
-  consumer.position(assigned.items);
-  PartitionList committed;
-  bool need_committed = false;
-  for (auto* p : assigned.items) {
-    if (p->offset() < 0) need_committed = true;
-  }
-  if (need_committed) {
-    for (auto* p : assigned.items) {
-      committed.items.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
-    }
-    if (consumer.committed(committed.items, 5000) != RdKafka::ERR_NO_ERROR) return false;
-  }
-  for (std::size_t i = 0; i < assigned.items.size(); ++i) {
-    const auto* p = assigned.items[i];
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    if (consumer.query_watermark_offsets(p->topic(), p->partition(), &low, &high, 5000) !=
-        RdKafka::ERR_NO_ERROR) {
+  PartitionList unread;  // assigned partitions with events to read and none read in this run
+  for (const auto* p : assigned.items) {
+    const auto end = ends.find(p->partition());
+    if (end == ends.end()) continue;
+    const auto read = read_to_.find(p->partition());
+    if (read == read_to_.end()) {
+      unread.items.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
+    } else if (read->second < end->second) {
       return false;
     }
-    std::int64_t position = p->offset();
-    if (position < 0 && need_committed) position = committed.items[i]->offset();
-    if (position < 0) position = low;  // nothing read or committed: auto.offset.reset=earliest
-    if (position < high) return false;
+  }
+  if (unread.items.empty()) return true;
+  // Taken over from another member of the group: it may have read them already.
+  if (consumer.committed(unread.items, 1000) != RdKafka::ERR_NO_ERROR) return false;
+  for (const auto* p : unread.items) {
+    if (p->offset() < ends.at(p->partition())) return false;
   }
   return true;
 }
@@ -206,6 +210,7 @@ void ConsumerWorker::run() {
       }
     }
     pending_offsets_[msg.partition()] = msg.offset() + 1;
+    read_to_[msg.partition()] = msg.offset() + 1;
   };
 
   while (!stop_requested() && !completed) {
@@ -237,7 +242,12 @@ void ConsumerWorker::run() {
       spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
       completed = true;
     } else if (idle && drain_.load(std::memory_order_acquire) && Clock::now() >= next_drain_check) {
-      completed = caught_up(*consumer);
+      PartitionEndOffsets ends;
+      {
+        std::lock_guard<std::mutex> lock(drain_mutex_);
+        ends = drain_ends_;
+      }
+      completed = caught_up(*consumer, ends);
       next_drain_check = Clock::now() + std::chrono::milliseconds(200);
       if (completed) spdlog::info("consumer: read everything the producer wrote");
     }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -22,6 +23,8 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& message) override {
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       ++delivered_;
+      auto& end = end_offsets_[message.partition()];
+      end = std::max(end, message.offset() + 1);
       return;
     }
     ++failed_;
@@ -39,6 +42,7 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
     published_failed_ = failed_;
   }
   std::uint64_t failed() const { return failed_; }
+  const PartitionEndOffsets& end_offsets() const { return end_offsets_; }
 
  private:
   Metrics& metrics_;
@@ -46,6 +50,7 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   std::uint64_t failed_ = 0;
   std::uint64_t published_delivered_ = 0;
   std::uint64_t published_failed_ = 0;
+  PartitionEndOffsets end_offsets_;
   Clock::time_point next_log_{};
 };
 
@@ -62,6 +67,11 @@ ProducerWorker::~ProducerWorker() {
 void ProducerWorker::update_live(const Config& config) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   pending_ = config.producer;
+}
+
+PartitionEndOffsets ProducerWorker::end_offsets() const {
+  std::lock_guard<std::mutex> lock(end_mutex_);
+  return end_offsets_;
 }
 
 void ProducerWorker::run() {
@@ -132,21 +142,24 @@ void ProducerWorker::run() {
     key = std::to_string(event.match);
     const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
-    for (;;) {
+    bool queued = false;
+    while (!queued) {
       const RdKafka::ErrorCode err = producer->produce(
           topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
           payload.size(), key.data(), key.size(), timestamp, nullptr);
-      if (err == RdKafka::ERR_NO_ERROR) break;
-      if (err != RdKafka::ERR__QUEUE_FULL) {
+      if (err == RdKafka::ERR_NO_ERROR) {
+        queued = true;
+      } else if (err != RdKafka::ERR__QUEUE_FULL) {
         throw KafkaError("produce failed: " + RdKafka::err2str(err));
+      } else {
+        // Backpressure: the local queue is full, so serve delivery reports until it drains.
+        producer->poll(50);
+        heartbeat();
+        check_fatal();
+        if (stop_requested()) break;
       }
-      // Backpressure: the local queue is full, so serve delivery reports until it drains.
-      producer->poll(50);
-      heartbeat();
-      check_fatal();
-      if (stop_requested()) break;
     }
-    if (stop_requested()) break;
+    if (!queued) break;  // stopping while the queue was full: this event was never generated
     ++produced;
     add(metrics_.generated);
     producer->poll(0);
@@ -181,6 +194,10 @@ void ProducerWorker::run() {
   }
   producer->flush(0);
   deliveries.publish();
+  {
+    std::lock_guard<std::mutex> lock(end_mutex_);
+    end_offsets_ = deliveries.end_offsets();
+  }
   spdlog::info("producer stopped: {} produced, {} failed", produced, deliveries.failed());
 }
 

@@ -186,7 +186,7 @@ int Supervisor::run() {
       }
       if (!draining) {
         spdlog::info("producer finished; the consumer exits once it has read everything");
-        consumer_->drain();
+        consumer_->drain(producer_->end_offsets());
         draining = true;
       }
     }

@@ -6,7 +6,8 @@ action=$1
 nodes=${2:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 kafka="$here/../scripts/kafka.sh"
-marker="${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}/fixture-started-$nodes"
+# Beside the broker state kafka.sh uses, so runs on other ports (PRICEPIPE_KAFKA_RUN) do not mix.
+marker="${PRICEPIPE_KAFKA_RUN:-${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}/run}/fixture-started-$nodes"
 mkdir -p "$(dirname "$marker")"
 case "$action" in
   start)

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -33,7 +34,7 @@ std::string unique_name(const std::string& prefix) {
 
 std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic) {
   const auto r = run_process({"kcat", "-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q",
-                              "-f", "%p\t%o\t%s\n"},
+                              "-f", "%p\t%o\t%T\t%s\n"},
                              std::chrono::seconds(120));
   INFO("kcat stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
@@ -41,9 +42,10 @@ std::vector<Record> kcat_read(const std::string& brokers, const std::string& top
   for (const auto& line : split_lines(r.out)) {
     const auto tab1 = line.find('\t');
     const auto tab2 = line.find('\t', tab1 + 1);
-    REQUIRE(tab2 != std::string::npos);
+    const auto tab3 = line.find('\t', tab2 + 1);
+    REQUIRE(tab3 != std::string::npos);
     records.push_back({std::stoi(line.substr(0, tab1)), std::stoll(line.substr(tab1 + 1, tab2 - tab1 - 1)),
-                       line.substr(tab2 + 1)});
+                       std::stoll(line.substr(tab2 + 1, tab3 - tab2 - 1)), line.substr(tab3 + 1)});
   }
   return records;
 }
@@ -75,18 +77,43 @@ void kcat_produce(const std::string& brokers, const std::string& topic, const st
 
 std::vector<Record> parse_envelopes(const std::string& out) {
   static const std::regex envelope(
-      R"re(\{"topic":"[^"]*","partition":([0-9]+),"offset":([0-9]+),"timestamp":-?[0-9]+,"key":"[^"]*","event":(\{[^}]*\})\})re");
+      R"re(\{"topic":"[^"]*","partition":([0-9]+),"offset":([0-9]+),"timestamp":(-?[0-9]+),"key":"[^"]*","event":(\{[^}]*\})\})re");
   std::vector<Record> records;
   for (const auto& line : split_lines(out)) {
     std::smatch m;
     INFO(line);
     REQUIRE(std::regex_match(line, m, envelope));
-    records.push_back({std::stoi(m[1]), std::stoll(m[2]), m[3]});
+    records.push_back({std::stoi(m[1]), std::stoll(m[2]), std::stoll(m[3]), m[4]});
   }
   return records;
 }
 
 std::string pricepipe_binary() { return PRICEPIPE_BINARY; }
 std::string source_dir() { return PRICEPIPE_SOURCE_DIR; }
+
+}  // namespace pricepipe::test
+
+namespace pricepipe::test {
+
+void kafka_sh(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"bash", source_dir() + "/scripts/kafka.sh"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run_process(argv, std::chrono::seconds(180));
+  INFO("kafka.sh stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+int kcat_partition_leader(const std::string& brokers, const std::string& topic, int partition) {
+  const auto r = run_process({"kcat", "-L", "-b", brokers, "-t", topic}, std::chrono::seconds(30));
+  REQUIRE(r.exit_code == 0);
+  std::smatch m;
+  const std::regex line("partition " + std::to_string(partition) + ", leader ([0-9-]+),");
+  if (!std::regex_search(r.out, m, line)) return -1;
+  return std::stoi(m[1]);
+}
+
+std::size_t complete_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 }  // namespace pricepipe::test

@@ -22,12 +22,13 @@ std::string unique_name(const std::string& prefix);
 struct Record {
   std::int32_t partition = 0;
   std::int64_t offset = 0;
+  std::int64_t timestamp_ms = 0;  // the producer's (create time)
   std::string value;
   bool operator<(const Record& o) const {
-    return std::tie(partition, offset, value) < std::tie(o.partition, o.offset, o.value);
+    return std::tie(partition, offset, timestamp_ms, value) < std::tie(o.partition, o.offset, o.timestamp_ms, o.value);
   }
   bool operator==(const Record& o) const {
-    return partition == o.partition && offset == o.offset && value == o.value;
+    return partition == o.partition && offset == o.offset && timestamp_ms == o.timestamp_ms && value == o.value;
   }
 };
 
@@ -39,10 +40,24 @@ int kcat_partition_count(const std::string& brokers, const std::string& topic);
 void kcat_produce(const std::string& brokers, const std::string& topic, const std::vector<std::string>& lines);
 
 // Records printed by pricepipe in `envelope` form: {"topic":..,"partition":..,"offset":..,
-// ..,"event":{..}} -> (partition, offset, event JSON). Fails the test on a malformed line.
+// "timestamp":..,"key":..,"event":{..}} -> (partition, offset, timestamp, event JSON). Fails the test on a malformed line.
 std::vector<Record> parse_envelopes(const std::string& out);
 
 std::string pricepipe_binary();
 std::string source_dir();
+
+}  // namespace pricepipe::test
+
+namespace pricepipe::test {
+
+// Runs scripts/kafka.sh with `args` (e.g. {"stop"}, {"kill-node", "2", "--nodes", "3"});
+// fails the test if it fails.
+void kafka_sh(const std::vector<std::string>& args);
+
+// The leader broker id of `partition` of `topic`, from kcat's metadata; -1 if none.
+int kcat_partition_leader(const std::string& brokers, const std::string& topic, int partition);
+
+// Lines of `text` that are complete (end with a newline).
+std::size_t complete_lines(const std::string& text);
 
 }  // namespace pricepipe::test

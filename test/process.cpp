@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -41,12 +42,11 @@ Process::Process(const std::vector<std::string>& argv, const std::string& stdin_
   close(in_pipe[0]);
   if (!stdin_data.empty()) {
     // Small inputs only: the pipe buffer takes them without blocking.
-    ssize_t ignored = write(in_pipe[1], stdin_data.data(), stdin_data.size());
+    const ssize_t ignored = write(in_pipe[1], stdin_data.data(), stdin_data.size());
     (void)ignored;
   }
   close(in_pipe[1]);
-  out_fd_ = out_pipe[0];
-  err_fd_ = err_pipe[0];
+  reader_ = std::thread(&Process::read_loop, this, out_pipe[0], err_pipe[0]);
 }
 
 Process::~Process() {
@@ -54,61 +54,71 @@ Process::~Process() {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status_, 0);
   }
-  if (out_fd_ >= 0) close(out_fd_);
-  if (err_fd_ >= 0) close(err_fd_);
+  if (reader_.joinable()) reader_.join();
+}
+
+void Process::read_loop(int out_fd, int err_fd) {
+  int fds[2] = {out_fd, err_fd};
+  char buffer[65536];
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    pollfd polled[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    if (poll(polled, 2, 1000) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] < 0 || (polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t got = read(fds[i], buffer, sizeof buffer);
+      if (got > 0) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        (i == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        close(fds[i]);
+        fds[i] = -1;
+      }
+    }
+    changed_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  changed_.notify_all();
 }
 
 void Process::signal(int sig) {
   if (!reaped_) kill(pid_, sig);
 }
 
-// Reads what is available; false when both pipes are closed.
-bool Process::pump(int timeout_ms) {
-  pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-  const nfds_t n = 2;
-  if (out_fd_ < 0 && err_fd_ < 0) return false;
-  const int ready = poll(fds, n, timeout_ms);
-  if (ready <= 0) return true;
-  char buffer[65536];
-  for (int i = 0; i < 2; ++i) {
-    int& fd = i == 0 ? out_fd_ : err_fd_;
-    if (fd < 0 || (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-    const ssize_t got = read(fd, buffer, sizeof buffer);
-    if (got > 0) {
-      (i == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(got));
-    } else {
-      close(fd);
-      fd = -1;
-      fds[i].fd = -1;
-    }
-  }
-  return out_fd_ >= 0 || err_fd_ >= 0;
+std::string Process::out() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return out_;
+}
+
+std::string Process::err() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return err_;
 }
 
 bool Process::read_until(const std::function<bool(const std::string&, const std::string&)>& done,
                          std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done(out_, err_)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    if (!pump(static_cast<int>(std::min<long long>(left.count(), 100)))) return done(out_, err_);
-  }
-  return true;
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, timeout, [&] { return done(out_, err_) || closed_; });
+  return done(out_, err_);
 }
 
 ProcessResult Process::wait(std::chrono::milliseconds timeout) {
   ProcessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (pump(50)) {
-    if (!result.timed_out && std::chrono::steady_clock::now() > deadline) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!changed_.wait_for(lock, timeout, [&] { return closed_; })) {
       result.timed_out = true;
-      kill(pid_, SIGKILL);  // its pipes close, and pump() returns false
+      kill(pid_, SIGKILL);  // its pipes close, and the reader ends
     }
   }
+  if (reader_.joinable()) reader_.join();
   waitpid(pid_, &status_, 0);
   reaped_ = true;
   if (WIFEXITED(status_)) result.exit_code = WEXITSTATUS(status_);
   if (WIFSIGNALED(status_)) result.term_signal = WTERMSIG(status_);
+  std::lock_guard<std::mutex> lock(mutex_);
   result.out = out_;
   result.err = err_;
   return result;

@@ -1,20 +1,25 @@
 #pragma once
 // Test helper: runs a program as a child process with its stdout and stderr captured, so
-// tests drive the real pricepipe binary (and kcat) the way a user does.
+// tests drive the real pricepipe binary (and kcat) the way a user does. A reader thread per
+// process drains both pipes all the time, so a child never blocks on a full pipe while the
+// test waits on another one.
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pricepipe::test {
 
 struct ProcessResult {
-  int exit_code = -1;     // -1 when killed by a signal
-  int term_signal = 0;    // the signal that ended it, if any
-  bool timed_out = false; // killed by the helper after the timeout
+  int exit_code = -1;      // -1 when killed by a signal
+  int term_signal = 0;     // the signal that ended it, if any
+  bool timed_out = false;  // killed by the helper after the timeout
   std::string out;
   std::string err;
 };
@@ -28,23 +33,28 @@ class Process {
 
   pid_t pid() const { return pid_; }
   void signal(int sig);
-  // Reads output until `done(out, err)` is true or the timeout passes; false on timeout or
-  // when the process ended first.
+  // What it printed so far.
+  std::string out() const;
+  std::string err() const;
+  // Waits until `done(out, err)` is true; false when the timeout passed or the process closed
+  // its output first.
   bool read_until(const std::function<bool(const std::string&, const std::string&)>& done,
                   std::chrono::milliseconds timeout);
   // Waits for exit (killing it after `timeout`) and returns everything it printed.
   ProcessResult wait(std::chrono::milliseconds timeout);
 
  private:
-  bool pump(int timeout_ms);
+  void read_loop(int out_fd, int err_fd);
 
   pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int err_fd_ = -1;
-  std::string out_;
-  std::string err_;
   bool reaped_ = false;
   int status_ = 0;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string out_;
+  std::string err_;
+  bool closed_ = false;  // both pipes reached end of file
+  std::thread reader_;
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,

@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/metrics.hpp"
@@ -16,6 +18,7 @@
 
 namespace RdKafka {
 class KafkaConsumer;
+class TopicPartition;
 }
 
 namespace pricepipe {
@@ -26,29 +29,36 @@ class ConsumerWorker final : public Worker {
   ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out);
   ~ConsumerWorker() override;
 
-  // Complete once every assigned partition is read up to its end as of now (the producer
-  // finished producer.count). Any thread.
-  void drain() { drain_.store(true, std::memory_order_release); }
+  // Complete once every assigned partition is read past `ends` (what the producer wrote when
+  // it finished producer.count). Any thread.
+  void drain(PartitionEndOffsets ends);
 
   // Called from the rebalance callback on the worker thread: prints and stores what is held.
   void flush_output(RdKafka::KafkaConsumer& consumer);
+  // Called from the rebalance callback on the worker thread: partitions (re)assigned start
+  // from their committed offset, so what this run read of them before no longer counts.
+  void forget_read(const std::vector<RdKafka::TopicPartition*>& partitions);
 
  protected:
   void run() override;
 
  private:
-  bool caught_up(RdKafka::KafkaConsumer& consumer);
+  bool caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends);
 
   Config config_;
   std::string brokers_;
   Metrics& metrics_;
   std::FILE* out_;
   std::atomic<bool> drain_{false};
+  std::mutex drain_mutex_;
+  PartitionEndOffsets drain_ends_;
 
   // Worker thread only: lines not yet flushed and, per partition, the offset to store after.
   std::string buffer_;
   std::uint64_t buffered_events_ = 0;
   std::map<std::int32_t, std::int64_t> pending_offsets_;
+  // Per partition, the offset after the last message read in this run.
+  std::map<std::int32_t, std::int64_t> read_to_;
   std::uint64_t printed_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace pricepipe {
@@ -22,6 +23,10 @@ struct Metrics {
   // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. ...".
   std::string summary() const;
 };
+
+// Per partition, the offset after the last event the producer had acknowledged: what a consumer
+// must have read past to have seen everything the producer wrote.
+using PartitionEndOffsets = std::map<std::int32_t, std::int64_t>;
 
 inline void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
   counter.fetch_add(n, std::memory_order_relaxed);

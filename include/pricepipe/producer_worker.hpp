@@ -23,6 +23,9 @@ class ProducerWorker final : public Worker {
   // Applies generator and rate settings live (any thread). Kafka settings are not touched.
   void update_live(const Config& config);
 
+  // After the worker completed: per partition, the offset after its last acknowledged event.
+  PartitionEndOffsets end_offsets() const;
+
  protected:
   void run() override;
 
@@ -32,6 +35,8 @@ class ProducerWorker final : public Worker {
   Metrics& metrics_;
   std::mutex pending_mutex_;
   std::optional<ProducerSettings> pending_;
+  mutable std::mutex end_mutex_;
+  PartitionEndOffsets end_offsets_;
 };
 
 }  // namespace pricepipe

@@ -1,0 +1,116 @@
+// Tests on the three-node KRaft cluster (replication factor 3, min.insync.replicas 2), started
+// by the CTest fixture with `scripts/kafka.sh start --nodes 3`.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <regex>
+#include <set>
+
+#include "kafka_test_support.hpp"
+#include "process.hpp"
+
+using namespace pricepipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> pipeline(const std::string& topic, const std::string& group,
+                                  std::vector<std::string> extra) {
+  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                                "--kafka.brokers=" + test_cluster_brokers(), "--kafka.topic=" + topic,
+                                "--kafka.replication_factor=3", "--consumer.group_id=" + group,
+                                "--consumer.output=envelope", "--log.stats_interval_s=2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::size_t missing_from(const std::vector<Record>& in_topic, const std::set<Record>& printed) {
+  std::size_t missing = 0;
+  for (const auto& record : in_topic) missing += printed.count(record) == 0 ? 1 : 0;
+  return missing;
+}
+
+// Makes sure all three nodes run when the test starts, and restarts any node the test
+// stopped when it ends, even on failure.
+struct ClusterGuard {
+  ClusterGuard() { kafka_sh({"start", "--nodes", "3"}); }
+  ~ClusterGuard() {
+    const auto r = run_process({"bash", source_dir() + "/scripts/kafka.sh", "start", "--nodes", "3"}, 180s);
+    (void)r;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("killing a partition leader mid-stream loses nothing and delivery moves to the new leader", "[cluster]") {
+  ClusterGuard guard;
+  const std::string topic = unique_name("leader");
+  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=10000"}));
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 2000; }, 90s));
+  const int leader = kcat_partition_leader(test_cluster_brokers(), topic, 0);
+  REQUIRE(leader >= 1);
+  REQUIRE(leader <= 3);
+  const auto killed_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+  kafka_sh({"kill-node", std::to_string(leader), "--nodes", "3"});
+
+  const auto r = p.wait(300s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);  // kept running through the failover and finished its count
+  const int new_leader = kcat_partition_leader(test_cluster_brokers(), topic, 0);
+  CHECK(new_leader != leader);
+  CHECK(new_leader >= 1);
+  const auto in_topic = kcat_read(test_cluster_brokers(), topic);
+  CHECK(in_topic.size() == 10000);
+  // Partition 0 took events created after its leader died: they went to the new leader.
+  std::size_t partition0_after_kill = 0;
+  for (const auto& rec : in_topic) partition0_after_kill += rec.partition == 0 && rec.timestamp_ms > killed_at_ms + 1000 ? 1 : 0;
+  CHECK(partition0_after_kill > 0);
+  const auto printed = parse_envelopes(r.out);
+  CHECK(missing_from(in_topic, {printed.begin(), printed.end()}) == 0);
+}
+
+TEST_CASE("two instances in one group split the partitions and one takes over when the other stops", "[cluster]") {
+  ClusterGuard guard;
+  const std::string topic = unique_name("scale");
+  const std::string group = unique_name("g");
+  const auto assigned_all = std::regex(R"(assigned partitions \[0,1,2\])");
+  // A produces and consumes; B only consumes, in the same group.
+  Process a(pipeline(topic, group, {"--producer.rate=1000", "--producer.count=12000"}));
+  REQUIRE(a.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 500; }, 90s));
+  Process b(pipeline(topic, group, {"--producer.enabled=false"}));
+  // The group rebalances: each instance ends up with part of the topic and prints it.
+  const bool b_printed = b.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 500; }, 90s);
+  INFO("A so far: " << a.err());
+  INFO("B so far: " << b.err());
+  REQUIRE(b_printed);
+  b.signal(SIGTERM);
+  const auto rb = b.wait(60s);
+  INFO("B: " << rb.err);
+  REQUIRE(rb.exit_code == 0);
+  const auto ra = a.wait(300s);
+  INFO("A: " << ra.err);
+  REQUIRE_FALSE(ra.timed_out);
+  REQUIRE(ra.exit_code == 0);
+
+  const auto printed_a = parse_envelopes(ra.out);
+  const auto printed_b = parse_envelopes(rb.out);
+  std::set<int> partitions_b;
+  for (const auto& rec : printed_b) partitions_b.insert(rec.partition);
+  CHECK(partitions_b.size() >= 1);
+  CHECK(partitions_b.size() <= 2);  // B had part of the topic, not all of it
+  // After B left, A was assigned everything again and read it to the end.
+  const auto after_b = ra.err.rfind("assigned partitions");
+  REQUIRE(after_b != std::string::npos);
+  CHECK(std::regex_search(ra.err.substr(after_b), assigned_all));
+
+  std::set<Record> all(printed_a.begin(), printed_a.end());
+  all.insert(printed_b.begin(), printed_b.end());
+  const auto in_topic = kcat_read(test_cluster_brokers(), topic);
+  CHECK(in_topic.size() == 12000);
+  CHECK(missing_from(in_topic, all) == 0);
+  CHECK(all.size() == in_topic.size());  // the union equals the topic: nothing extra
+}
