@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev rapidjson-dev libspdlog-dev libfmt-dev
   libboost-program-options-dev catch2
-  libsystemd-dev libcpp-httplib-dev
+  libsystemd-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   kcat python3 curl ca-certificates procps
   openjdk-17-jre-headless maven
 )

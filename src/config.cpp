@@ -492,6 +492,8 @@ po::options_description option_descriptions(bool with_keys) {
       ("check-config", "validate the configuration, print the effective settings and exit (0 or 78)")
       ("health-check", "probe a running instance's /healthz on supervisor.http_port; exit 0 or 1")
       ("help,h", "print this help and exit")
+      ("unsafe-fault-injection", po::value<std::string>()->value_name("SPEC"),
+       "TESTS ONLY: make workers fail on purpose, WORKER:throw|hang:AFTER_EVENTS[:TIMES],...")
       ("version", "print the version and exit");
   if (!with_keys) return general;
   po::options_description keys(
@@ -558,6 +560,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   result.health_check = vm.count("health-check") != 0;
   result.help = vm.count("help") != 0;
   result.version = vm.count("version") != 0;
+  if (vm.count("unsafe-fault-injection") != 0) {
+    result.fault_injection = vm["unsafe-fault-injection"].as<std::string>();
+  }
   return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -73,8 +74,14 @@ class Rebalancer : public RdKafka::RebalanceCb {
 
 }  // namespace
 
-ConsumerWorker::ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out)
-    : Worker("consumer"), config_(std::move(config)), brokers_(std::move(brokers)), metrics_(metrics), out_(out) {}
+ConsumerWorker::ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out,
+                               std::uint64_t already_printed, FaultInjection fault)
+    : Worker("consumer", fault),
+      config_(std::move(config)),
+      brokers_(std::move(brokers)),
+      metrics_(metrics),
+      out_(out),
+      already_printed_(already_printed) {}
 
 ConsumerWorker::~ConsumerWorker() {
   request_stop();
@@ -141,7 +148,7 @@ bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const Partition
 }
 
 void ConsumerWorker::run() {
-  KafkaEventHandler events("consumer");
+  KafkaEventHandler events("consumer", [this](bool up) { set_broker_reachable(up); });
   Rebalancer rebalancer(*this);
   auto conf = make_client_conf(config_, ClientRole::kConsumer, brokers_);
   std::string errstr;
@@ -171,16 +178,22 @@ void ConsumerWorker::run() {
                config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope");
 
   const EventCodec codec(config_.producer.generator.price_decimals);
-  const std::uint64_t exit_after = config_.consumer.exit_after;
+  // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
+  const std::uint64_t total_exit_after = config_.consumer.exit_after;
+  const bool nothing_left = total_exit_after != 0 && total_exit_after <= already_printed_;
+  const std::uint64_t exit_after = nothing_left ? 0 : total_exit_after - std::min(total_exit_after, already_printed_);
+  std::uint64_t read = 0;
+  std::vector<std::int64_t> batch_timestamps;  // producer timestamps of the lines in the batch
   const bool envelope = config_.consumer.output == ConsumerOutput::kEnvelope;
   auto next_bad_log = Clock::now();
   std::uint64_t bad_not_logged = 0;
   auto next_drain_check = Clock::now();
-  bool completed = false;
+  bool completed = nothing_left;
 
   auto handle_message = [&](const RdKafka::Message& msg) {
     const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
     add(metrics_.consumed);
+    ++read;
     const DecodeResult decoded = codec.decode(payload);
     if (decoded.ok) {
       if (envelope) {
@@ -197,6 +210,8 @@ void ConsumerWorker::run() {
       }
       buffer_.push_back('\n');
       ++buffered_events_;
+      const auto ts = msg.timestamp();
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps.push_back(ts.timestamp);
     } else {
       add(metrics_.skipped);
       if (Clock::now() >= next_bad_log) {
@@ -213,44 +228,63 @@ void ConsumerWorker::run() {
     read_to_[msg.partition()] = msg.offset() + 1;
   };
 
-  while (!stop_requested() && !completed) {
-    heartbeat();
-    if (events.fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
-    if (!rebalancer.error().empty()) throw std::runtime_error(rebalancer.error());
-    int timeout_ms = 100;
-    for (int n = 0; n < kMaxBatch && buffer_.size() < kMaxBatchBytes; ++n) {
-      if (exit_after != 0 && printed_ + buffered_events_ >= exit_after) break;
-      std::unique_ptr<RdKafka::Message> msg(consumer->consume(timeout_ms));
-      timeout_ms = 0;
-      const RdKafka::ErrorCode err = msg->err();
-      if (err == RdKafka::ERR__TIMED_OUT) break;
-      if (err == RdKafka::ERR_NO_ERROR) {
-        events.brokers_up();
-        handle_message(*msg);
-      } else if (err == RdKafka::ERR__PARTITION_EOF) {
-        continue;
-      } else if (err == RdKafka::ERR__FATAL) {
-        throw KafkaError("consumer: fatal error: " + msg->errstr());
-      } else {
-        spdlog::warn("consumer: {}", msg->errstr());
-        break;
+  try {
+    while (!stop_requested() && !completed) {
+      heartbeat();
+      inject_fault(read);
+      if (events.fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
+
+      if (!rebalancer.error().empty()) throw std::runtime_error(rebalancer.error());
+      int timeout_ms = 100;
+      for (int n = 0; n < kMaxBatch && buffer_.size() < kMaxBatchBytes; ++n) {
+        if (exit_after != 0 && printed_ + buffered_events_ >= exit_after) break;
+        std::unique_ptr<RdKafka::Message> msg(consumer->consume(timeout_ms));
+        timeout_ms = 0;
+        const RdKafka::ErrorCode err = msg->err();
+        if (err == RdKafka::ERR__TIMED_OUT) break;
+        if (err == RdKafka::ERR_NO_ERROR) {
+          events.brokers_up();
+          handle_message(*msg);
+        } else if (err == RdKafka::ERR__PARTITION_EOF) {
+          continue;
+        } else if (err == RdKafka::ERR__FATAL) {
+          throw KafkaError("consumer: fatal error: " + msg->errstr());
+        } else {
+          spdlog::warn("consumer: {}", msg->errstr());
+          break;
+        }
+      }
+      const bool idle = buffered_events_ == 0 && pending_offsets_.empty();
+      flush_output(*consumer);
+      if (!batch_timestamps.empty()) {
+        // Produce-to-print latency: one clock read per batch, right after it was flushed.
+        const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch()).count();
+        for (const std::int64_t ts : batch_timestamps) metrics_.latency.observe_ms(now_ms - ts);
+        batch_timestamps.clear();
+      }
+      if (exit_after != 0 && printed_ >= exit_after) {
+        spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
+        completed = true;
+      } else if (idle && drain_.load(std::memory_order_acquire) && Clock::now() >= next_drain_check) {
+        PartitionEndOffsets ends;
+        {
+          std::lock_guard<std::mutex> lock(drain_mutex_);
+          ends = drain_ends_;
+        }
+        completed = caught_up(*consumer, ends);
+        next_drain_check = Clock::now() + std::chrono::milliseconds(200);
+        if (completed) spdlog::info("consumer: read everything the producer wrote");
       }
     }
-    const bool idle = buffered_events_ == 0 && pending_offsets_.empty();
-    flush_output(*consumer);
-    if (exit_after != 0 && printed_ >= exit_after) {
-      spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
-      completed = true;
-    } else if (idle && drain_.load(std::memory_order_acquire) && Clock::now() >= next_drain_check) {
-      PartitionEndOffsets ends;
-      {
-        std::lock_guard<std::mutex> lock(drain_mutex_);
-        ends = drain_ends_;
-      }
-      completed = caught_up(*consumer, ends);
-      next_drain_check = Clock::now() + std::chrono::milliseconds(200);
-      if (completed) spdlog::info("consumer: read everything the producer wrote");
+  } catch (...) {
+    // Failing: commit what was printed and leave the group cleanly, so the restarted worker
+    // neither prints it again nor waits a session timeout for this member to expire.
+    if (!events.fatal()) {
+      consumer->commitSync();
+      consumer->close();
     }
+    throw;
   }
 
   // Graceful end: everything read is printed and stored; commit it, then leave the group.

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "pricepipe/config.hpp"
+#include "pricepipe/fault.hpp"
+#include "pricepipe/health.hpp"
 #include "pricepipe/logging.hpp"
 #include "pricepipe/supervisor.hpp"
 #include "pricepipe/version.hpp"
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
     }
     const bool check_config = command_line.check_config;
     const bool health_check = command_line.health_check;
+    const auto faults = parse_fault_rules(command_line.fault_injection);
     ConfigLoader loader(std::move(command_line));
     Config config = loader.load();
     if (loader.path().empty()) spdlog::info("no config file found; using defaults and the command line");
@@ -35,11 +38,19 @@ int main(int argc, char** argv) {
       return exit_code::kOk;
     }
     if (health_check) {
-      spdlog::error("--health-check: the health endpoint is not implemented yet");
+      if (config.supervisor.http_port == 0) {
+        spdlog::error("--health-check: supervisor.http_port is 0, so no endpoint to probe");
+        return 1;
+      }
+      std::string body;
+      const int status = probe_health(config.supervisor.http_port, body);
+      if (status == 200) return exit_code::kOk;
+      spdlog::error("--health-check: http://127.0.0.1:{}/healthz: {}", config.supervisor.http_port,
+                    status < 0 ? std::string("no answer") : std::to_string(status) + " " + body);
       return 1;
     }
     setup_logging(config.log);
-    Supervisor supervisor(std::move(loader), std::move(config), stdout);
+    Supervisor supervisor(std::move(loader), std::move(config), stdout, faults);
     return supervisor.run();
   } catch (const ConfigError& e) {
     spdlog::error("{}", e.what());

@@ -56,8 +56,13 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
 
 }  // namespace
 
-ProducerWorker::ProducerWorker(Config config, std::string brokers, Metrics& metrics)
-    : Worker("producer"), config_(std::move(config)), brokers_(std::move(brokers)), metrics_(metrics) {}
+ProducerWorker::ProducerWorker(Config config, std::string brokers, Metrics& metrics,
+                               std::uint64_t already_generated, FaultInjection fault)
+    : Worker("producer", fault),
+      config_(std::move(config)),
+      brokers_(std::move(brokers)),
+      metrics_(metrics),
+      already_generated_(already_generated) {}
 
 ProducerWorker::~ProducerWorker() {
   request_stop();
@@ -65,8 +70,12 @@ ProducerWorker::~ProducerWorker() {
 }
 
 void ProducerWorker::update_live(const Config& config) {
-  std::lock_guard<std::mutex> lock(pending_mutex_);
-  pending_ = config.producer;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    pending_ = config.producer;
+    has_pending_.store(true, std::memory_order_release);
+  }
+  nudge();  // a long pause at a low rate must not delay the new settings
 }
 
 PartitionEndOffsets ProducerWorker::end_offsets() const {
@@ -78,7 +87,7 @@ void ProducerWorker::run() {
   const ProducerSettings initial = config_.producer;
   // Declared before the handle: librdkafka calls them until the handle is gone.
   DeliveryCounter deliveries(metrics_);
-  KafkaEventHandler events("producer");
+  KafkaEventHandler events("producer", [this](bool up) { set_broker_reachable(up); });
   auto conf = make_client_conf(config_, ClientRole::kProducer, brokers_);
   std::string errstr;
   if (conf->set("dr_cb", &deliveries, errstr) != RdKafka::Conf::CONF_OK ||
@@ -99,7 +108,12 @@ void ProducerWorker::run() {
   EventGenerator generator(initial.generator);
   EventCodec codec(initial.generator.price_decimals);
   RateLimiter limiter(initial.rate, Clock::now());
-  std::uint64_t count = initial.count;
+  // producer.count counts the daemon's whole run, across restarts of this worker; 0 = forever.
+  auto instance_count = [this](std::uint64_t total) -> std::uint64_t {
+    return total > already_generated_ ? total - already_generated_ : 0;
+  };
+  std::uint64_t count = instance_count(initial.count);
+  bool nothing_left = initial.count != 0 && count == 0;
   spdlog::info("producer started: topic {}, rate {}/s{}, seed {}", config_.kafka.topic,
                initial.rate == 0 ? std::string("unlimited") : fmt::format("{}", initial.rate),
                count ? fmt::format(", count {}", count) : std::string(), generator.seed());
@@ -116,53 +130,71 @@ void ProducerWorker::run() {
     }
   };
 
-  while (!stop_requested() && (count == 0 || produced < count)) {
-    if ((produced & 0x3ff) == 0) {
-      heartbeat();
-      deliveries.publish();
-      check_fatal();
-      std::lock_guard<std::mutex> lock(pending_mutex_);
-      if (pending_) {
+  try {
+    while (!stop_requested() && !nothing_left && (count == 0 || produced < count)) {
+      inject_fault(produced);
+      if ((produced & 0x3ff) == 0) {
+        heartbeat();
+        deliveries.publish();
+        check_fatal();
+      }
+      if (has_pending_.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(pending_mutex_);
+        has_pending_.store(false, std::memory_order_relaxed);
         generator.update(pending_->generator);
         codec = EventCodec(pending_->generator.price_decimals);
         if (pending_->rate != limiter.rate()) limiter.set_rate(pending_->rate, Clock::now());
-        count = pending_->count;
+        count = instance_count(pending_->count);
+        nothing_left = pending_->count != 0 && pending_->count <= already_generated_ + produced;
         pending_.reset();
         spdlog::info("producer: applied new generator and rate settings (rate {}/s)", limiter.rate());
+        if (nothing_left) break;
       }
-    }
-    const auto wait = limiter.reserve(Clock::now());
-    if (wait > Clock::duration::zero()) {
-      heartbeat();
-      if (!sleep_for(wait)) break;
-    }
-    const PriceEvent event = generator.next();
-    payload.clear();
-    codec.encode(event, payload);
-    key = std::to_string(event.match);
-    const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch()).count();
-    bool queued = false;
-    while (!queued) {
-      const RdKafka::ErrorCode err = producer->produce(
-          topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
-          payload.size(), key.data(), key.size(), timestamp, nullptr);
-      if (err == RdKafka::ERR_NO_ERROR) {
-        queued = true;
-      } else if (err != RdKafka::ERR__QUEUE_FULL) {
-        throw KafkaError("produce failed: " + RdKafka::err2str(err));
-      } else {
-        // Backpressure: the local queue is full, so serve delivery reports until it drains.
-        producer->poll(50);
+      const auto wait = limiter.reserve(Clock::now());
+      if (wait > Clock::duration::zero()) {
         heartbeat();
-        check_fatal();
-        if (stop_requested()) break;
+        if (!sleep_for(wait)) break;
       }
+      const PriceEvent event = generator.next();
+      payload.clear();
+      codec.encode(event, payload);
+      key = std::to_string(event.match);
+      const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      bool queued = false;
+      while (!queued) {
+        const RdKafka::ErrorCode err = producer->produce(
+            topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
+            payload.size(), key.data(), key.size(), timestamp, nullptr);
+        if (err == RdKafka::ERR_NO_ERROR) {
+          queued = true;
+        } else if (err != RdKafka::ERR__QUEUE_FULL) {
+          throw KafkaError("produce failed: " + RdKafka::err2str(err));
+        } else {
+          // Backpressure: the local queue is full, so serve delivery reports until it drains.
+          producer->poll(50);
+          heartbeat();
+          check_fatal();
+          if (stop_requested()) break;
+        }
+      }
+      if (!queued) break;  // stopping while the queue was full: this event was never generated
+      ++produced;
+      add(metrics_.generated);
+      producer->poll(0);
     }
-    if (!queued) break;  // stopping while the queue was full: this event was never generated
-    ++produced;
-    add(metrics_.generated);
-    producer->poll(0);
+  } catch (...) {
+    // Failing: still try to deliver what is queued (bounded), so a restart loses nothing
+    // that librdkafka already holds; what cannot go is purged and counted as failed.
+    if (!events.fatal()) producer->flush(std::min(5000, config_.supervisor.shutdown_timeout_s * 500));
+    producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    producer->flush(0);
+    deliveries.publish();
+    {
+      std::lock_guard<std::mutex> lock(end_mutex_);
+      end_offsets_ = deliveries.end_offsets();
+    }
+    throw;
   }
 
   if (!stop_requested()) {

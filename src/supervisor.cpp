@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <random>
 
 #include "pricepipe/consumer_worker.hpp"
 #include "pricepipe/kafka.hpp"
@@ -39,9 +41,24 @@ int wait_signal(int ms) {
   return sig > 0 ? sig : 0;
 }
 
-bool is_live_key(const std::string& key) {
-  return key == "producer.rate" || key == "producer.count" || key.rfind("producer.match_", 0) == 0 ||
-         key.rfind("producer.price_", 0) == 0 || key == "producer.seed";
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Keys whose change means the worker's Kafka client must be rebuilt.
+bool restarts_producer(const std::string& key) {
+  return starts_with(key, "kafka.") || key == "producer.enabled" || key == "supervisor.http_port" ||
+         (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.consumer."));
+}
+bool restarts_consumer(const std::string& key) {
+  return starts_with(key, "kafka.") || starts_with(key, "consumer.") || key == "producer.price_decimals" ||
+         key == "supervisor.http_port" ||
+         (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.producer."));
+}
+
+[[noreturn]] void exit_now(int code, const Metrics& metrics) {
+  spdlog::critical("exiting now with code {}; {}", code, metrics.summary());
+  spdlog::default_logger()->flush();
+  std::fflush(stdout);
+  std::_Exit(code);
 }
 
 }  // namespace
@@ -52,29 +69,125 @@ void Supervisor::block_signals() {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error from fwrite, not a kill
 }
 
-Supervisor::Supervisor(ConfigLoader loader, Config config, std::FILE* out)
-    : loader_(std::move(loader)), config_(std::move(config)), out_(out) {}
+Supervisor::Supervisor(ConfigLoader loader, Config config, std::FILE* out, std::vector<FaultRule> faults)
+    : loader_(std::move(loader)), config_(std::move(config)), out_(out), faults_(std::move(faults)) {}
 
 Supervisor::~Supervisor() {
-  // Workers first: they hold clients of the mock cluster.
-  producer_.reset();
-  consumer_.reset();
+  http_.reset();
+  // Workers before the mock cluster: they hold its clients.
+  producer_.worker.reset();
+  consumer_.worker.reset();
   mock_.reset();
 }
 
-void Supervisor::start_workers() {
-  if (config_.producer.enabled) {
-    producer_ = std::make_unique<ProducerWorker>(config_, brokers_, metrics_);
-    producer_->start();
+FaultInjection Supervisor::next_fault(const char* worker) {
+  for (auto& rule : faults_) {
+    if (rule.worker == worker && rule.times != 0) {
+      if (rule.times > 0) --rule.times;
+      return rule.fault;
+    }
   }
-  if (config_.consumer.enabled) {
-    consumer_ = std::make_unique<ConsumerWorker>(config_, brokers_, metrics_, out_);
-    consumer_->start();
+  return {};
+}
+
+void Supervisor::start(Slot& slot) {
+  const FaultInjection fault = next_fault(slot.name);
+  if (slot.kind == Kind::kProducer) {
+    slot.worker = std::make_unique<ProducerWorker>(config_, brokers_, metrics_,
+                                                   metrics_.generated.load(std::memory_order_relaxed), fault);
+  } else {
+    auto consumer = std::make_unique<ConsumerWorker>(config_, brokers_, metrics_, out_,
+                                                     metrics_.printed.load(std::memory_order_relaxed), fault);
+    if (draining_) consumer->drain(produced_ends_);
+    slot.worker = std::move(consumer);
+  }
+  slot.restart_at.reset();
+  slot.completed = false;
+  slot.worker->start();
+}
+
+bool Supervisor::stop(Slot& slot) {
+  if (!slot.worker) return true;
+  slot.worker->request_stop();
+  const bool ended = slot.worker->wait_until(Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s));
+  if (ended && slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(*slot.worker));
+  return ended;
+}
+
+void Supervisor::note_end_offsets(const ProducerWorker& producer) {
+  for (const auto& [partition, end] : producer.end_offsets()) {
+    auto& known = produced_ends_[partition];
+    known = std::max(known, end);
   }
 }
 
+std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
+  if (!slot.worker) return std::nullopt;
+  Worker& worker = *slot.worker;
+  const WorkerState state = worker.state();
+  std::string reason;
+  if (state == WorkerState::kRunning) {
+    const auto silent = now - worker.last_heartbeat();
+    if (silent < std::chrono::seconds(config_.supervisor.stall_timeout_s)) {
+      slot.policy->on_healthy(now);
+      return std::nullopt;
+    }
+    reason = fmt::format("stalled: no heartbeat for {} s (supervisor.stall_timeout_s)",
+                         std::chrono::duration_cast<std::chrono::seconds>(silent).count());
+    spdlog::error("{} worker {}; stopping it", slot.name, reason);
+    if (!stop(slot)) {
+      spdlog::critical("{} worker did not stop within {} s; it cannot be restarted in this process",
+                       slot.name, config_.supervisor.shutdown_timeout_s);
+      exit_now(exit_code::kSoftware, metrics_);
+    }
+  } else if (state == WorkerState::kFailed) {
+    reason = worker.failure();
+  } else if (state != WorkerState::kCompleted) {
+    return std::nullopt;  // kIdle/kStopped: only while stopping
+  }
+  worker.wait_until(Clock::time_point::max());  // it has ended: join
+  if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
+  slot.worker.reset();
+
+  if (state == WorkerState::kCompleted) {
+    // Its job is done (producer.count, consumer.exit_after or drained): never restarted.
+    slot.completed = true;
+    if (slot.kind == Kind::kConsumer) return exit_code::kOk;
+    return std::nullopt;
+  }
+  const auto decision = slot.policy->on_exit(true, now);
+  if (decision.restart) {
+    add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);
+    spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name,
+                 reason, std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count(),
+                 decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
+    slot.restart_at = now + decision.delay;
+    return std::nullopt;
+  }
+  if (config_.supervisor.restart == RestartMode::kNever) {
+    spdlog::error("{} worker failed ({}); supervisor.restart=never: stopping", slot.name, reason);
+  } else {
+    spdlog::error("{} worker failed ({}); out of restarts: {} within {} s (supervisor.max_restarts): stopping",
+                  slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
+  }
+  return exit_code::kSoftware;
+}
+
+void Supervisor::restart_for_reload(Slot& slot, bool enabled) {
+  if (slot.worker) {
+    spdlog::info("reload: stopping the {} worker gracefully to apply its new Kafka settings", slot.name);
+    if (!stop(slot)) {
+      spdlog::critical("{} worker did not stop within {} s during a reload", slot.name,
+                       config_.supervisor.shutdown_timeout_s);
+      exit_now(exit_code::kSoftware, metrics_);
+    }
+    slot.worker.reset();
+  }
+  slot.restart_at.reset();
+  if (enabled && !slot.completed) start(slot);
+}
+
 void Supervisor::reload() {
-  const std::string file = loader_.path().empty() ? std::string("(no config file)") : loader_.path();
   Config next;
   try {
     next = loader_.load();
@@ -82,59 +195,129 @@ void Supervisor::reload() {
     spdlog::error("reload: {}; keeping the running configuration", e.what());
     return;
   }
-  add(metrics_.reloads);
   const auto changed = changed_keys(config_, next);
+  add(metrics_.reloads);
   if (changed.empty()) {
-    spdlog::info("reload: {} unchanged", file);
+    spdlog::info("reload: {} unchanged", loader_.path().empty() ? "(defaults)" : loader_.path());
     return;
   }
-  std::string live;
-  std::string not_applied;
-  for (const auto& key : changed) {
-    const std::string shown = is_secret_key(key) ? key + "=***" : key + "=" + (next.values.count(key) ? next.values.at(key) : "(removed)");
-    if (is_live_key(key)) live += " " + shown;
-    else if (key.rfind("log.", 0) == 0) live += " " + shown;
-    else not_applied += " " + shown;
+  if (next.kafka.embedded() != config_.kafka.embedded()) {
+    spdlog::error("reload: kafka.brokers cannot change to or from 'embedded' while running; "
+                  "keeping the running configuration");
+    return;
   }
-  setup_logging(next.log);
-  if (producer_) producer_->update_live(next);
-  if (!live.empty()) spdlog::info("reload: applied live:{}", live);
-  if (!not_applied.empty()) {
-    spdlog::warn("reload: these changes need a restart of pricepipe to take effect:{}", not_applied);
-  }
-  // Keep what runs as the reference, with the live part updated.
-  const Config running = config_;
-  config_ = next;
+  std::string listed;
+  bool producer_restart = false;
+  bool consumer_restart = false;
   for (const auto& key : changed) {
-    if (!is_live_key(key) && key.rfind("log.", 0) != 0) {
-      if (running.values.count(key)) config_.values[key] = running.values.at(key);
-      else config_.values.erase(key);
+    const auto it = next.values.find(key);
+    const std::string value = it == next.values.end() ? "(removed)" : is_secret_key(key) ? "***" : it->second;
+    listed += " " + key + "=" + value;
+    producer_restart = producer_restart || restarts_producer(key);
+    consumer_restart = consumer_restart || restarts_consumer(key);
+  }
+  spdlog::info("reload: changed:{}", listed);
+  const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;
+  config_ = std::move(next);
+  setup_logging(config_.log);
+  producer_.policy->update(config_.supervisor);
+  consumer_.policy->update(config_.supervisor);
+  if (!config_.kafka.embedded()) brokers_ = config_.kafka.brokers;
+  if (port_changed) {
+    http_.reset();
+    if (config_.supervisor.http_port != 0) {
+      try {
+        http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
+                                               [this] { return render_metrics(); });
+      } catch (const std::exception& e) {
+        spdlog::error("reload: health endpoint: {}", e.what());
+      }
     }
   }
+  if (producer_restart) {
+    restart_for_reload(producer_, config_.producer.enabled);
+  } else if (producer_.worker) {
+    static_cast<ProducerWorker&>(*producer_.worker).update_live(config_);
+  }
+  if (consumer_restart) restart_for_reload(consumer_, config_.consumer.enabled);
+  spdlog::info("reload: applied{}{}", producer_restart ? "; producer restarted" : "",
+               consumer_restart ? "; consumer restarted" : "");
 }
 
-bool Supervisor::stop_workers() {
-  if (producer_) producer_->request_stop();
-  if (consumer_) consumer_->request_stop();
+bool Supervisor::stop_all() {
+  for (Slot* slot : {&producer_, &consumer_}) {
+    if (slot->worker) slot->worker->request_stop();
+  }
   const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
-  for (Worker* worker : {static_cast<Worker*>(producer_.get()), static_cast<Worker*>(consumer_.get())}) {
-    if (worker == nullptr) continue;
-    while (!worker->wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) {
+  for (Slot* slot : {&producer_, &consumer_}) {
+    if (!slot->worker) continue;
+    while (!slot->worker->wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) {
       if (Clock::now() >= deadline) {
-        spdlog::critical("graceful stop did not finish within {} s (supervisor.shutdown_timeout_s); "
-                         "exiting now; {}",
-                         config_.supervisor.shutdown_timeout_s, metrics_.summary());
+        spdlog::critical("graceful stop did not finish within {} s (supervisor.shutdown_timeout_s)",
+                         config_.supervisor.shutdown_timeout_s);
         return false;
       }
       const int sig = wait_signal(0);
       if (sig == SIGTERM || sig == SIGINT) {
-        spdlog::critical("second {} during the graceful stop: exiting now; {}",
-                         sig == SIGTERM ? "SIGTERM" : "SIGINT", metrics_.summary());
+        spdlog::critical("second {} during the graceful stop", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         return false;
       }
     }
   }
   return true;
+}
+
+void Supervisor::update_health() {
+  HealthStatus status{true, "ok"};
+  for (const Slot* slot : {&producer_, &consumer_}) {
+    const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
+    if (!enabled || slot->completed) continue;
+    std::string problem;
+    if (!slot->worker) {
+      problem = std::string(slot->name) + " worker is not running (waiting to restart)";
+    } else if (slot->worker->state() != WorkerState::kRunning) {
+      problem = std::string(slot->name) + " worker is " + to_string(slot->worker->state());
+    } else if (!slot->worker->broker_reachable()) {
+      problem = std::string(slot->name) + " has no connection to a Kafka broker";
+    }
+    if (!problem.empty()) {
+      status.ok = false;
+      status.reason = status.reason == "ok" ? problem : status.reason + "; " + problem;
+    }
+  }
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  health_ = status;
+}
+
+HealthStatus Supervisor::health() const {
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  return health_;
+}
+
+std::string Supervisor::render_metrics() const {
+  const auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  std::string out;
+  const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+  };
+  counter("pricepipe_events_generated_total", "Events generated and handed to librdkafka.", v(metrics_.generated));
+  counter("pricepipe_events_delivered_total", "Events acknowledged by Kafka.", v(metrics_.delivered));
+  counter("pricepipe_events_failed_total", "Events whose delivery failed or that were purged at a stop.", v(metrics_.failed));
+  counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics_.consumed));
+  counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics_.printed));
+  counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics_.skipped));
+  counter("pricepipe_reloads_total", "Configuration reloads (SIGHUP) with a valid file.", v(metrics_.reloads));
+  out += "# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.\n"
+         "# TYPE pricepipe_worker_restarts_total counter\n";
+  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"producer\"}} {}\n", v(metrics_.producer_restarts));
+  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"consumer\"}} {}\n", v(metrics_.consumer_restarts));
+  const HealthStatus status = health();
+  out += "# HELP pricepipe_healthy 1 while /healthz answers 200.\n# TYPE pricepipe_healthy gauge\n";
+  out += fmt::format("pricepipe_healthy {}\n", status.ok ? 1 : 0);
+  out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
+         "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
+  out += metrics_.latency.render("pricepipe_produce_to_print_latency_seconds");
+  return out;
 }
 
 int Supervisor::run() {
@@ -148,13 +331,28 @@ int Supervisor::run() {
         "for trying and testing only, nothing is persisted or reachable by other processes",
         brokers_);
   }
-  spdlog::info("pricepipe starting: brokers {}, topic {}, producer {}, consumer {}",
+  if (!faults_.empty()) {
+    spdlog::warn("--unsafe-fault-injection is on: workers will be made to fail on purpose (tests only)");
+  }
+  std::random_device seed;
+  producer_.policy.emplace(config_.supervisor, seed());
+  consumer_.policy.emplace(config_.supervisor, seed());
+  spdlog::info("pricepipe starting: brokers {}, topic {}, producer {}, consumer {}, restart {}",
                config_.kafka.brokers, config_.kafka.topic, config_.producer.enabled ? "on" : "off",
-               config_.consumer.enabled ? "on" : "off");
-  start_workers();
+               config_.consumer.enabled ? "on" : "off", config_.values.at("supervisor.restart"));
+  if (config_.supervisor.http_port != 0) {
+    try {
+      http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
+                                             [this] { return render_metrics(); });
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return exit_code::kConfig;
+    }
+  }
+  if (config_.producer.enabled) start(producer_);
+  if (config_.consumer.enabled) start(consumer_);
 
   auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
-  bool draining = false;
   int exit_code = exit_code::kOk;
   for (;;) {
     const int sig = wait_signal(100);
@@ -166,36 +364,35 @@ int Supervisor::run() {
       spdlog::info("SIGHUP received: reloading {}", loader_.path().empty() ? "(defaults)" : loader_.path());
       reload();
     }
-    const bool producer_failed = producer_ && producer_->state() == WorkerState::kFailed;
-    const bool consumer_failed = consumer_ && consumer_->state() == WorkerState::kFailed;
-    if (producer_failed || consumer_failed) {
-      // The restart policy (backoff, budget) arrives with the supervisor issue; until then a
-      // failed worker stops the daemon with the "out of restarts" code.
-      spdlog::error("{} worker failed: {}; stopping", producer_failed ? "producer" : "consumer",
-                    producer_failed ? producer_->failure() : consumer_->failure());
-      exit_code = exit_code::kSoftware;
+    const auto now = Clock::now();
+    std::optional<int> done = supervise(producer_, now);
+    if (!done) done = supervise(consumer_, now);
+    if (done) {
+      exit_code = *done;
       break;
     }
-    const bool producer_done = !producer_ || producer_->state() == WorkerState::kCompleted;
-    const bool consumer_done = consumer_ && consumer_->state() == WorkerState::kCompleted;
-    if (consumer_done) break;
-    if (producer_ && producer_done) {
-      if (!consumer_) {
+    for (Slot* slot : {&producer_, &consumer_}) {
+      if (slot->restart_at && now >= *slot->restart_at) {
+        spdlog::info("starting the {} worker again", slot->name);
+        start(*slot);
+      }
+    }
+    if (producer_.completed && !draining_) {
+      if (!config_.consumer.enabled) {
         spdlog::info("producer finished producer.count events");
         break;
       }
-      if (!draining) {
-        spdlog::info("producer finished; the consumer exits once it has read everything");
-        consumer_->drain(producer_->end_offsets());
-        draining = true;
-      }
+      spdlog::info("producer finished; the consumer exits once it has read everything");
+      draining_ = true;
+      if (consumer_.worker) static_cast<ConsumerWorker&>(*consumer_.worker).drain(produced_ends_);
     }
-    if (config_.log.stats_interval_s > 0 && Clock::now() >= next_stats) {
+    update_health();
+    if (config_.log.stats_interval_s > 0 && now >= next_stats) {
       spdlog::info("stats: {}", metrics_.summary());
-      next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
+      next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);
     }
   }
-  if (!stop_workers()) return kForcedExit;
+  if (!stop_all()) exit_now(kForcedExit, metrics_);
   spdlog::info("pricepipe stopped: {}", metrics_.summary());
   return exit_code;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
 namespace pricepipe {
 
 const char* to_string(WorkerState state) {
@@ -15,7 +17,18 @@ const char* to_string(WorkerState state) {
   return "unknown";
 }
 
-Worker::Worker(std::string name) : name_(std::move(name)) {}
+Worker::Worker(std::string name, FaultInjection fault) : name_(std::move(name)), fault_(fault) {}
+
+void Worker::fire_fault() {
+  const FaultInjection fault = fault_;
+  fault_ = FaultInjection{};  // once per worker instance
+  if (fault.kind == FaultInjection::Kind::kThrow) {
+    throw std::runtime_error("injected fault (--unsafe-fault-injection)");
+  }
+  spdlog::warn("{} worker: injected hang (--unsafe-fault-injection): no heartbeat until stopped", name_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait(lock, [this] { return stop_.load(std::memory_order_acquire); });
+}
 
 Worker::~Worker() {
   request_stop();
@@ -32,6 +45,14 @@ void Worker::request_stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true, std::memory_order_release);
+  }
+  wake_.notify_all();
+}
+
+void Worker::nudge() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    nudged_ = true;
   }
   wake_.notify_all();
 }
@@ -64,7 +85,8 @@ void Worker::heartbeat() {
 
 bool Worker::sleep_for(Clock::duration d) {
   std::unique_lock<std::mutex> lock(mutex_);
-  wake_.wait_for(lock, d, [this] { return stop_.load(std::memory_order_acquire); });
+  wake_.wait_for(lock, d, [this] { return nudged_ || stop_.load(std::memory_order_acquire); });
+  nudged_ = false;
   return !stop_.load(std::memory_order_acquire);
 }
 

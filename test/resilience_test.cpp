@@ -122,8 +122,9 @@ TEST_CASE("kill -9 mid-stream then a restart with the same group prints every ev
 TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[integration]") {
   const std::string topic = unique_name("term");
   const std::string group = unique_name("g");
-  Process first(pipeline(topic, group, {"--producer.rate=5000"}));
-  REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 5000; }, 60s));
+  // Full speed, bounded so the second run and kcat have a finite topic to read.
+  Process first(pipeline(topic, group, {"--producer.rate=0", "--producer.count=200000"}));
+  REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 20000; }, 60s));
   first.signal(SIGTERM);
   const auto r1 = first.wait(30s);
   INFO(r1.err);

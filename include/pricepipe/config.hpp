@@ -151,6 +151,8 @@ struct CommandLine {
   bool health_check = false;
   bool help = false;
   bool version = false;
+  // --unsafe-fault-injection=SPEC (tests only; never read from a file).
+  std::string fault_injection;
 };
 
 // Throws ConfigError with exit code 64 on anything it cannot parse.

@@ -25,8 +25,10 @@ namespace pricepipe {
 
 class ConsumerWorker final : public Worker {
  public:
-  // Prints to `out`, which must outlive the worker.
-  ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out);
+  // Prints to `out`, which must outlive the worker. `already_printed` events count towards
+  // consumer.exit_after (earlier instances printed them).
+  ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out,
+                 std::uint64_t already_printed = 0, FaultInjection fault = {});
   ~ConsumerWorker() override;
 
   // Complete once every assigned partition is read past `ends` (what the producer wrote when
@@ -49,6 +51,7 @@ class ConsumerWorker final : public Worker {
   std::string brokers_;
   Metrics& metrics_;
   std::FILE* out_;
+  std::uint64_t already_printed_;
   std::atomic<bool> drain_{false};
   std::mutex drain_mutex_;
   PartitionEndOffsets drain_ends_;

@@ -2,12 +2,29 @@
 // Process-wide counters. Written by the workers (relaxed atomics, no locks on the hot path),
 // read by the supervisor for the periodic log summary and, later, /metrics.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
 
 namespace pricepipe {
+
+// Produce-to-print latency: the consumer's clock at print time minus the producer's timestamp
+// carried in each message. Buckets in seconds, Prometheus style (cumulative on output).
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                     0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+  void observe_ms(std::int64_t ms, std::uint64_t n = 1);
+  // Prometheus text lines for `name`.
+  std::string render(const std::string& name) const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // last = +Inf
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::int64_t> sum_ms_{0};
+};
 
 struct Metrics {
   std::atomic<std::uint64_t> generated{0};  // handed to librdkafka
@@ -19,6 +36,7 @@ struct Metrics {
   std::atomic<std::uint64_t> producer_restarts{0};
   std::atomic<std::uint64_t> consumer_restarts{0};
   std::atomic<std::uint64_t> reloads{0};
+  LatencyHistogram latency;
 
   // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. ...".
   std::string summary() const;

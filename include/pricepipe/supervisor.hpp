@@ -1,53 +1,91 @@
 #pragma once
-// The supervisor owns the workers (and the embedded mock cluster), and is the only thread
-// that handles signals: SIGTERM/SIGINT stop everything gracefully, SIGHUP reloads the
-// config. It decides when the daemon is done and with which exit code.
+// The supervisor owns the workers (and the embedded mock cluster and the health endpoint),
+// and is the only thread that handles signals: SIGTERM/SIGINT stop everything gracefully,
+// SIGHUP reloads the config. It restarts failed or stalled workers under the restart
+// policy, and decides when the daemon is done and with which exit code.
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 #include "pricepipe/config.hpp"
+#include "pricepipe/fault.hpp"
+#include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
+#include "pricepipe/restart_policy.hpp"
 
 namespace pricepipe {
 
 class ConsumerWorker;
 class MockCluster;
 class ProducerWorker;
+class Worker;
 
 class Supervisor {
  public:
-  // Events go to `out` (stdout in the daemon).
-  Supervisor(ConfigLoader loader, Config config, std::FILE* out);
+  // Events go to `out` (stdout in the daemon). `faults` come from --unsafe-fault-injection.
+  Supervisor(ConfigLoader loader, Config config, std::FILE* out, std::vector<FaultRule> faults = {});
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Runs until a signal, the work is done, or a worker fails. Returns the exit code.
+  // Runs until a signal, the work is done, or a worker is out of restarts. Returns the exit
+  // code. Call from the main thread after block_signals().
   int run();
-
-  const Metrics& metrics() const { return metrics_; }
 
   // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and every thread it starts
   // afterwards) and ignores SIGPIPE. Call first thing in main, before any thread exists.
   static void block_signals();
 
  private:
-  void start_workers();
+  using Clock = std::chrono::steady_clock;
+  enum class Kind { kProducer, kConsumer };
+
+  // One worker's place: the running instance, its restart policy and a pending restart.
+  struct Slot {
+    Kind kind;
+    const char* name;
+    std::unique_ptr<Worker> worker;
+    std::optional<RestartPolicy> policy;
+    std::optional<Clock::time_point> restart_at;
+    bool completed = false;  // finished its job (producer.count, consumer.exit_after)
+  };
+
+  void start(Slot& slot);
+  // Stops a worker gracefully within supervisor.shutdown_timeout_s; false if it did not end.
+  bool stop(Slot& slot);
+  // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
+  std::optional<int> supervise(Slot& slot, Clock::time_point now);
   void reload();
+  void restart_for_reload(Slot& slot, bool enabled);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
   // Returns false when the bound passed or a second signal asked to exit at once.
-  bool stop_workers();
+  bool stop_all();
+  void update_health();
+  HealthStatus health() const;
+  std::string render_metrics() const;
+  void note_end_offsets(const ProducerWorker& producer);
+  FaultInjection next_fault(const char* worker);
+  Slot& slot(Kind kind) { return kind == Kind::kProducer ? producer_ : consumer_; }
 
   ConfigLoader loader_;
   Config config_;
   std::FILE* out_;
+  std::vector<FaultRule> faults_;
   Metrics metrics_;
   std::string brokers_;
   std::unique_ptr<MockCluster> mock_;
-  std::unique_ptr<ProducerWorker> producer_;
-  std::unique_ptr<ConsumerWorker> consumer_;
+  Slot producer_{Kind::kProducer, "producer", nullptr, std::nullopt, std::nullopt, false};
+  Slot consumer_{Kind::kConsumer, "consumer", nullptr, std::nullopt, std::nullopt, false};
+  bool draining_ = false;
+  PartitionEndOffsets produced_ends_;
+  std::unique_ptr<HealthServer> http_;
+  mutable std::mutex health_mutex_;
+  HealthStatus health_;
 };
 
 }  // namespace pricepipe

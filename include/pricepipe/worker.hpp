@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "pricepipe/fault.hpp"
+
 namespace pricepipe {
 
 enum class WorkerState {
@@ -27,7 +29,7 @@ class Worker {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Worker(std::string name);
+  Worker(std::string name, FaultInjection fault);
   virtual ~Worker();  // requests a stop and joins
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -37,6 +39,8 @@ class Worker {
   // Supervisor thread only.
   void start();
   void request_stop();
+  // Cuts a sleep_for() short without stopping (new settings to apply). Any thread.
+  void nudge();
   // Waits for the thread to end, at most until `deadline`; true when it has ended (and was
   // joined).
   bool wait_until(Clock::time_point deadline);
@@ -46,6 +50,9 @@ class Worker {
   bool done() const;
   std::string failure() const;
   Clock::time_point last_heartbeat() const;
+  // Whether the worker's client currently has a broker connection up (from librdkafka's
+  // statistics); false until the first report.
+  bool broker_reachable() const { return broker_up_.load(std::memory_order_relaxed); }
 
  protected:
   virtual void run() = 0;
@@ -53,21 +60,31 @@ class Worker {
   // Worker thread only.
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   void heartbeat();
-  // Sleeps for `d` or until a stop is requested; returns false when stopping.
+  // Sleeps for `d`, until a stop is requested or until nudged; returns false when stopping.
   bool sleep_for(Clock::duration d);
+  void set_broker_reachable(bool up) { broker_up_.store(up, std::memory_order_relaxed); }
+  // Test fault injection: throws, or stops heartbeating until a stop is requested, once
+  // `events` reaches the configured count. A no-op unless --unsafe-fault-injection set it.
+  void inject_fault(std::uint64_t events) {
+    if (fault_.kind != FaultInjection::Kind::kNone && events >= fault_.after_events) fire_fault();
+  }
 
  private:
   void thread_main();
+  void fire_fault();
 
   std::string name_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<WorkerState> state_{WorkerState::kIdle};
   std::atomic<Clock::rep> heartbeat_{0};
+  std::atomic<bool> broker_up_{false};
+  FaultInjection fault_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // stop requests, for sleep_for
   std::condition_variable done_cv_;  // thread end, for wait_until
   bool ended_ = false;
+  bool nudged_ = false;
   std::string failure_;
 };
 

@@ -1,0 +1,80 @@
+#include <catch2/catch.hpp>
+
+#include "pricepipe/restart_policy.hpp"
+
+using namespace pricepipe;
+using namespace std::chrono_literals;
+using Clock = RestartPolicy::Clock;
+
+namespace {
+SupervisorSettings settings(RestartMode mode, int max_restarts = 10) {
+  SupervisorSettings s;
+  s.restart = mode;
+  s.backoff_initial_ms = 500;
+  s.backoff_max_ms = 30000;
+  s.max_restarts = max_restarts;
+  s.restart_window_s = 60;
+  return s;
+}
+}  // namespace
+
+TEST_CASE("backoff doubles with jitter up to the cap", "[unit][restart]") {
+  RestartPolicy policy(settings(RestartMode::kOnFailure, 100), 1);
+  Clock::time_point now{};
+  double expected_ms = 500;
+  for (int i = 0; i < 10; ++i) {
+    const auto d = policy.on_exit(true, now);
+    REQUIRE(d.restart);
+    CHECK(d.attempt == i + 1);
+    const double ms = std::chrono::duration<double, std::milli>(d.delay).count();
+    CHECK(ms <= expected_ms);
+    CHECK(ms >= expected_ms * 0.75);
+    expected_ms = std::min(expected_ms * 2, 30000.0);
+    now += 1s;
+  }
+}
+
+TEST_CASE("past max_restarts within the window the budget is exhausted", "[unit][restart]") {
+  RestartPolicy policy(settings(RestartMode::kOnFailure, 3), 1);
+  Clock::time_point now{};
+  for (int i = 0; i < 3; ++i) {
+    CHECK(policy.on_exit(true, now).restart);
+    now += 1s;
+  }
+  const auto fourth = policy.on_exit(true, now);
+  CHECK_FALSE(fourth.restart);
+  CHECK(fourth.budget_exhausted);
+  // Once the window has passed, earlier restarts no longer count.
+  RestartPolicy later(settings(RestartMode::kOnFailure, 3), 1);
+  Clock::time_point t{};
+  for (int i = 0; i < 3; ++i) CHECK(later.on_exit(true, t).restart);
+  t += 61s;
+  CHECK(later.on_exit(true, t).restart);
+}
+
+TEST_CASE("restart modes", "[unit][restart]") {
+  Clock::time_point now{};
+  RestartPolicy on_failure(settings(RestartMode::kOnFailure), 1);
+  CHECK_FALSE(on_failure.on_exit(false, now).restart);  // completed its job: stays stopped
+  CHECK_FALSE(on_failure.on_exit(false, now).budget_exhausted);
+  CHECK(on_failure.on_exit(true, now).restart);
+
+  RestartPolicy always(settings(RestartMode::kAlways), 1);
+  CHECK(always.on_exit(false, now).restart);
+
+  RestartPolicy never(settings(RestartMode::kNever), 1);
+  const auto d = never.on_exit(true, now);
+  CHECK_FALSE(d.restart);
+  CHECK(d.budget_exhausted);
+  CHECK_FALSE(never.on_exit(false, now).budget_exhausted);
+}
+
+TEST_CASE("a healthy stretch resets the backoff", "[unit][restart]") {
+  RestartPolicy policy(settings(RestartMode::kOnFailure, 100), 1);
+  Clock::time_point now{};
+  for (int i = 0; i < 5; ++i) policy.on_exit(true, now);
+  now += 120s;
+  policy.on_healthy(now);
+  const auto d = policy.on_exit(true, now);
+  CHECK(std::chrono::duration<double, std::milli>(d.delay).count() <= 500);
+}

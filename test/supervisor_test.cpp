@@ -1,0 +1,229 @@
+// The supervisor against a real broker: restarts with backoff, the restart budget, stall
+// detection, SIGHUP reloads, and /healthz following the broker. Faults are injected with
+// --unsafe-fault-injection; kcat checks that nothing delivered is lost or repeated.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "kafka_test_support.hpp"
+#include "process.hpp"
+
+using namespace pricepipe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> pipeline(const std::string& topic, const std::string& group,
+                                  std::vector<std::string> extra) {
+  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                                "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic,
+                                "--consumer.group_id=" + group, "--consumer.output=envelope",
+                                "--log.stats_interval_s=2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// Printed exactly once each, and exactly what is in the topic.
+void require_topic_printed_once(const std::string& topic, const std::string& out) {
+  const auto printed = parse_envelopes(out);
+  const std::set<Record> unique(printed.begin(), printed.end());
+  const auto in_topic = kcat_read(test_brokers(), topic);
+  CHECK(unique.size() == printed.size());
+  CHECK(unique == std::set<Record>(in_topic.begin(), in_topic.end()));
+}
+
+std::vector<long> restart_delays_ms(const std::string& err, const std::string& worker) {
+  std::vector<long> delays;
+  const std::regex line(worker + R"( worker failed \([^\n]*\); restarting in ([0-9]+) ms)");
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), line); it != std::sregex_iterator(); ++it) {
+    delays.push_back(std::stol((*it)[1]));
+  }
+  return delays;
+}
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return predicate();
+}
+
+// The shipped supervisor.conf with producer.rate set to `rate` and `extra` appended.
+std::string write_config(const std::string& path, const std::string& extra, int rate = 10) {
+  std::ifstream shipped(source_dir() + "/supervisor.conf");
+  std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex("\nrate = 10\n"), "\nrate = " + std::to_string(rate) + "\n");
+  std::ofstream(path) << text << "\n" << extra;
+  return path;
+}
+
+int free_port() { return 20000 + static_cast<int>(getpid() % 20000); }
+
+struct BrokerGuard {
+  ~BrokerGuard() { (void)run_process({"bash", source_dir() + "/scripts/kafka.sh", "start"}, 180s); }
+};
+
+}  // namespace
+
+TEST_CASE("a worker that throws is restarted with growing delays and nothing is lost", "[integration]") {
+  const std::string topic = unique_name("throw");
+  const auto r = run_process(pipeline(topic, unique_name("g"),
+                                      {"--producer.rate=1000", "--producer.count=3000",
+                                       "--supervisor.backoff_initial_ms=300",
+                                       "--unsafe-fault-injection=producer:throw:200:3,consumer:throw:500:1"}),
+                             180s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto delays = restart_delays_ms(r.err, "producer");
+  REQUIRE(delays.size() == 3);
+  CHECK(delays[1] > delays[0]);
+  CHECK(delays[2] > delays[1]);
+  CHECK(restart_delays_ms(r.err, "consumer").size() == 1);
+  CHECK_THAT(r.err, Catch::Contains("restart 3 of 10 within 60 s"));
+  CHECK_THAT(r.err, Catch::Contains("producer_restarts=3 consumer_restarts=1"));
+  require_topic_printed_once(topic, r.out);
+  CHECK(kcat_read(test_brokers(), topic).size() == 3000);
+}
+
+TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[integration]") {
+  const std::string topic = unique_name("budget");
+  const auto r = run_process(pipeline(topic, unique_name("g"),
+                                      {"--producer.rate=100", "--supervisor.backoff_initial_ms=100",
+                                       "--supervisor.max_restarts=2", "--unsafe-fault-injection=producer:throw:5"}),
+                             120s);
+  INFO(r.err);
+  CHECK(r.exit_code == 70);
+  CHECK(restart_delays_ms(r.err, "producer").size() == 2);
+  CHECK_THAT(r.err, Catch::Contains("out of restarts: 2 within 60 s (supervisor.max_restarts)"));
+  CHECK_THAT(r.err, Catch::Contains("consumer stopped"));  // the other worker stopped gracefully
+}
+
+TEST_CASE("a hung worker is detected by its missing heartbeat and restarted", "[integration]") {
+  const std::string topic = unique_name("hang");
+  const auto r = run_process(pipeline(topic, unique_name("g"),
+                                      {"--producer.rate=1000", "--producer.count=4000",
+                                       "--supervisor.stall_timeout_s=2", "--supervisor.backoff_initial_ms=100",
+                                       "--unsafe-fault-injection=consumer:hang:1000:1,producer:hang:2000:1"}),
+                             180s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("consumer worker stalled: no heartbeat for"));
+  CHECK_THAT(r.err, Catch::Contains("producer worker stalled: no heartbeat for"));
+  CHECK(restart_delays_ms(r.err, "consumer").size() == 1);
+  CHECK(restart_delays_ms(r.err, "producer").size() == 1);
+  require_topic_printed_once(topic, r.out);
+  CHECK(kcat_read(test_brokers(), topic).size() == 4000);
+}
+
+TEST_CASE("SIGHUP with a new rate applies it live without restarting a worker", "[integration]") {
+  const std::string topic = unique_name("hup-rate");
+  // The rate comes from the file this time, so that the reload can change it.
+  const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "", 5);
+  std::vector<std::string> args = pipeline(topic, unique_name("g"), {});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 5; }, 60s));
+  write_config(path, "", 2000);
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
+    return err.find("reload: applied") != std::string::npos;
+  }, 30s));
+  const std::size_t before = complete_lines(p.out());
+  // At 5/s, 3,000 more lines would take ten minutes; at the new rate they come in seconds.
+  CHECK(p.read_until([before](const std::string& out, const std::string&) { return complete_lines(out) >= before + 3000; }, 60s));
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("reload: changed: producer.rate=2000"));
+  CHECK_THAT(r.err, Catch::Contains("producer: applied new generator and rate settings (rate 2000/s)"));
+  CHECK(r.err.find("restarted") == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("producer_restarts=0 consumer_restarts=0 reloads=1"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("SIGHUP with a broken file keeps the daemon running on the old config", "[integration]") {
+  const std::string topic = unique_name("hup-bad");
+  const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "");
+  std::vector<std::string> args = pipeline(topic, unique_name("g"), {"--producer.rate=200"});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 10; }, 60s));
+  { std::ofstream(path, std::ios::app) << "\n[producer]\nspeed = fast\n"; }
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
+    return err.find("keeping the running configuration") != std::string::npos;
+  }, 30s));
+  const std::size_t before = complete_lines(p.out());
+  CHECK(p.read_until([before](const std::string& out, const std::string&) { return complete_lines(out) >= before + 100; }, 60s));
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains(path) && Catch::Contains("producer.speed"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("50 SIGHUPs that restart both workers while events flow lose and repeat nothing", "[integration]") {
+  const std::string topic = unique_name("hup-storm");
+  const std::string path = "/tmp/" + unique_name("pp") + ".conf";
+  const std::string variant_a = "[librdkafka]\nproducer.linger.ms = 5\nconsumer.fetch.wait.max.ms = 100\n";
+  const std::string variant_b = "[librdkafka]\nproducer.linger.ms = 6\nconsumer.fetch.wait.max.ms = 101\n";
+  write_config(path, variant_a);
+  std::vector<std::string> args = pipeline(topic, unique_name("g"), {"--producer.rate=2000", "--producer.count=30000"});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1000; }, 60s));
+  for (int i = 0; i < 50; ++i) {
+    write_config(path, i % 2 == 0 ? variant_b : variant_a);
+    p.signal(SIGHUP);
+    std::this_thread::sleep_for(100ms);  // the storm's pace, not a wait for a condition
+  }
+  const auto r = p.wait(300s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);  // ran to the end of producer.count through every reload
+  CHECK_THAT(r.err, Catch::Contains("producer restarted; consumer restarted"));
+  require_topic_printed_once(topic, r.out);
+  CHECK(kcat_read(test_brokers(), topic).size() == 30000);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("healthz turns 503 while the broker is down and 200 when it is back", "[integration]") {
+  BrokerGuard guard;
+  const std::string topic = unique_name("health");
+  const int port = free_port();
+  const std::string port_arg = "--supervisor.http_port=" + std::to_string(port);
+  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
+  const auto probe = [&port_arg] {
+    return run_process({pricepipe_binary(), "--health-check", port_arg}, 10s).exit_code;
+  };
+  const auto body = [port] {
+    return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, 10s).out;
+  };
+  REQUIRE(eventually([&] { return probe() == 0; }, 60s));
+  CHECK(body() == "ok\n");
+  kafka_sh({"stop"});
+  CHECK(eventually([&] { return probe() == 1; }, 60s));
+  CHECK_THAT(body(), Catch::Contains("no connection to a Kafka broker"));
+  const std::string metrics =
+      run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/metrics"}, 10s).out;
+  CHECK_THAT(metrics, Catch::Contains("pricepipe_healthy 0"));
+  CHECK_THAT(metrics, Catch::Contains("pricepipe_produce_to_print_latency_seconds_count"));
+  CHECK_THAT(metrics, Catch::Contains("pricepipe_worker_restarts_total{worker=\"producer\"} 0"));
+  kafka_sh({"start"});
+  CHECK(eventually([&] { return probe() == 0; }, 90s));
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+}
