@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Installs every Debian package pricepipe needs to build, test and run. Idempotent: when all
-# packages are present it only runs `dpkg-query` and returns within a second.
+# Installs the Debian packages pricepipe needs. Idempotent: when all are present it only asks
+# dpkg and returns within a second.
+#   scripts/install-deps.sh          everything: build, tests, benchmarks, deployment checks
+#   scripts/install-deps.sh build    only what building needs (the Dockerfile's build stage)
 set -euo pipefail
 
-packages=(
+build_packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev rapidjson-dev libspdlog-dev libfmt-dev
   libboost-program-options-dev catch2
   libsystemd-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
+)
+test_packages=(
   kcat python3 curl ca-certificates procps
   openjdk-17-jre-headless maven
+  docker-compose systemd
 )
+
+case "${1:-all}" in
+  build) packages=("${build_packages[@]}") ;;
+  all) packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: $0 [build|all]" >&2; exit 64 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

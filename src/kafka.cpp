@@ -39,6 +39,23 @@ struct MetadataDeleter {
   void operator()(RdKafka::Metadata* m) const { delete m; }
 };
 
+// Whether every partition's leader answers a ListOffsets request. A partition that was just
+// created is listed with a leader before that broker has created its log; librdkafka 2.0.2's
+// idempotent producer can then count a batch rejected with NOT_LEADER as delivered (it is
+// "implicitly acked" by the next batch, which the broker accepts). Producing only once the
+// leaders answer avoids that window.
+bool leaders_serve(RdKafka::Handle& handle, const std::string& topic, std::size_t partitions) {
+  for (std::size_t p = 0; p < partitions; ++p) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (handle.query_watermark_offsets(topic, static_cast<std::int32_t>(p), &low, &high, 5000) !=
+        RdKafka::ERR_NO_ERROR) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
@@ -149,6 +166,10 @@ bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
       const auto& partitions = *found->partitions();
       const bool led = std::all_of(partitions.begin(), partitions.end(),
                                    [](const RdKafka::PartitionMetadata* p) { return p->leader() >= 0; });
+      if (!partitions.empty() && led && !leaders_serve(handle, kafka.topic, partitions.size())) {
+        idle(200);  // metadata names leaders before their logs are ready
+        continue;
+      }
       if (!partitions.empty() && led) {
         const int replicas = static_cast<int>(partitions.front()->replicas()->size());
         if (!created && (static_cast<int>(partitions.size()) != kafka.partitions ||

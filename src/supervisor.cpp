@@ -1,11 +1,13 @@
 #include "pricepipe/supervisor.hpp"
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -66,6 +68,12 @@ bool restarts_consumer(const std::string& key) {
 void Supervisor::block_signals() {
   const sigset_t set = handled_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A handler that is never run (the signals stay blocked and are taken with sigtimedwait):
+  // as PID 1 in a container, a signal whose disposition is the default would be dropped.
+  struct sigaction action {};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error from fwrite, not a kill
 }
 
@@ -267,6 +275,21 @@ bool Supervisor::stop_all() {
   return true;
 }
 
+void Supervisor::notify(const char* state) const {
+  const int rc = sd_notify(0, state);
+  if (rc < 0) spdlog::debug("sd_notify({}): {}", state, std::strerror(-rc));
+}
+
+bool Supervisor::workers_alive(Clock::time_point now) const {
+  for (const Slot* slot : {&producer_, &consumer_}) {
+    const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
+    if (!enabled || slot->completed) continue;
+    if (!slot->worker || slot->worker->state() != WorkerState::kRunning) return false;
+    if (now - slot->worker->last_heartbeat() >= std::chrono::seconds(config_.supervisor.stall_timeout_s)) return false;
+  }
+  return true;
+}
+
 void Supervisor::update_health() {
   HealthStatus status{true, "ok"};
   for (const Slot* slot : {&producer_, &consumer_}) {
@@ -352,6 +375,10 @@ int Supervisor::run() {
   if (config_.producer.enabled) start(producer_);
   if (config_.consumer.enabled) start(consumer_);
 
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  const auto watchdog_interval = std::chrono::microseconds(watchdog_usec / 2);
+  auto next_watchdog = Clock::now();
   auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
   int exit_code = exit_code::kOk;
   for (;;) {
@@ -362,7 +389,9 @@ int Supervisor::run() {
     }
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP received: reloading {}", loader_.path().empty() ? "(defaults)" : loader_.path());
+      notify("RELOADING=1");
       reload();
+      notify("READY=1");
     }
     const auto now = Clock::now();
     std::optional<int> done = supervise(producer_, now);
@@ -387,11 +416,22 @@ int Supervisor::run() {
       if (consumer_.worker) static_cast<ConsumerWorker&>(*consumer_.worker).drain(produced_ends_);
     }
     update_health();
+    if (!ready_sent_ && workers_alive(now)) {
+      notify("READY=1");
+      ready_sent_ = true;
+    }
+    // The watchdog is fed only while the workers are alive: a hung worker that the restart
+    // policy cannot cure gets the whole service restarted by systemd.
+    if (watchdog && now >= next_watchdog && workers_alive(now)) {
+      notify("WATCHDOG=1");
+      next_watchdog = now + watchdog_interval;
+    }
     if (config_.log.stats_interval_s > 0 && now >= next_stats) {
       spdlog::info("stats: {}", metrics_.summary());
       next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);
     }
   }
+  notify("STOPPING=1");
   if (!stop_all()) exit_now(kForcedExit, metrics_);
   spdlog::info("pricepipe stopped: {}", metrics_.summary());
   return exit_code;

@@ -3,8 +3,13 @@
 // test/integration_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -184,4 +189,70 @@ TEST_CASE("check-config and help and version options", "[embedded]") {
   r = run_process({kBinary, "--version"}, 10s);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::StartsWith("pricepipe "));
+}
+
+namespace {
+
+// A datagram socket standing in for systemd's NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  NotifySocket() : path_("/tmp/pricepipe-notify-" + std::to_string(getpid())) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+    unlink(path_.c_str());
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~NotifySocket() {
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  // Collects messages until one contains `wanted` or the timeout passes.
+  bool wait_for(const std::string& wanted, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) continue;
+      const std::string message(buffer, static_cast<std::size_t>(n));
+      messages.push_back(message);
+      if (message.find(wanted) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::vector<std::string> messages;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace
+
+TEST_CASE("sd_notify: READY, WATCHDOG while healthy, RELOADING then READY on SIGHUP, STOPPING on SIGTERM", "[embedded]") {
+  NotifySocket notify;
+  std::vector<std::string> args{"env", "NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"};
+  for (const auto& a : pricepipe_args({"--producer.rate=100"})) args.push_back(a);
+  Process p(args);
+  REQUIRE(notify.wait_for("READY=1", 60s));
+  REQUIRE(notify.wait_for("WATCHDOG=1", 10s));
+  REQUIRE(notify.wait_for("WATCHDOG=1", 10s));  // repeatedly, every WATCHDOG_USEC / 2
+  p.signal(SIGHUP);
+  REQUIRE(notify.wait_for("RELOADING=1", 10s));
+  REQUIRE(notify.wait_for("READY=1", 10s));
+  p.signal(SIGTERM);
+  REQUIRE(notify.wait_for("STOPPING=1", 10s));
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  // Nothing but the documented states was sent.
+  for (const auto& m : notify.messages) {
+    INFO(m);
+    CHECK((m == "READY=1" || m == "WATCHDOG=1" || m == "RELOADING=1" || m == "STOPPING=1"));
+  }
 }

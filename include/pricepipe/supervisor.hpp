@@ -66,6 +66,10 @@ class Supervisor {
   // Returns false when the bound passed or a second signal asked to exit at once.
   bool stop_all();
   void update_health();
+  // All enabled workers run (or finished their job) and heartbeat: for READY=1 and WATCHDOG=1.
+  bool workers_alive(Clock::time_point now) const;
+  // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
+  void notify(const char* state) const;
   HealthStatus health() const;
   std::string render_metrics() const;
   void note_end_offsets(const ProducerWorker& producer);
@@ -84,6 +88,7 @@ class Supervisor {
   bool draining_ = false;
   PartitionEndOffsets produced_ends_;
   std::unique_ptr<HealthServer> http_;
+  bool ready_sent_ = false;
   mutable std::mutex health_mutex_;
   HealthStatus health_;
 };
