@@ -287,6 +287,9 @@ void ConsumerWorker::run() {
     throw;
   }
 
+  if (bad_not_logged > 0) {
+    spdlog::warn("consumer: {} more bad messages skipped since the last report", bad_not_logged);
+  }
   // Graceful end: everything read is printed and stored; commit it, then leave the group.
   flush_output(*consumer);
   const RdKafka::ErrorCode commit = consumer->commitSync();
