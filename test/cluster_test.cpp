@@ -18,12 +18,8 @@ namespace {
 
 std::vector<std::string> pipeline(const std::string& topic, const std::string& group,
                                   std::vector<std::string> extra) {
-  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                                "--kafka.brokers=" + test_cluster_brokers(), "--kafka.topic=" + topic,
-                                "--kafka.replication_factor=3", "--consumer.group_id=" + group,
-                                "--consumer.output=envelope", "--log.stats_interval_s=2"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
+  extra.insert(extra.begin(), "--kafka.replication_factor=3");
+  return pipeline_args(test_cluster_brokers(), topic, group, std::move(extra));
 }
 
 std::size_t missing_from(const std::vector<Record>& in_topic, const std::set<Record>& printed) {
@@ -32,20 +28,10 @@ std::size_t missing_from(const std::vector<Record>& in_topic, const std::set<Rec
   return missing;
 }
 
-// Makes sure all three nodes run when the test starts, and restarts any node the test
-// stopped when it ends, even on failure.
-struct ClusterGuard {
-  ClusterGuard() { kafka_sh({"start", "--nodes", "3"}); }
-  ~ClusterGuard() {
-    const auto r = run_process({"bash", source_dir() + "/scripts/kafka.sh", "start", "--nodes", "3"}, 180s);
-    (void)r;
-  }
-};
-
 }  // namespace
 
 TEST_CASE("killing a partition leader mid-stream loses nothing and delivery moves to the new leader", "[cluster]") {
-  ClusterGuard guard;
+  BrokerGuard guard(3);
   const std::string topic = unique_name("leader");
   Process p(pipeline(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=10000"}));
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 2000; }, 90s));
@@ -74,7 +60,7 @@ TEST_CASE("killing a partition leader mid-stream loses nothing and delivery move
 }
 
 TEST_CASE("two instances in one group split the partitions and one takes over when the other stops", "[cluster]") {
-  ClusterGuard guard;
+  BrokerGuard guard(3);
   const std::string topic = unique_name("scale");
   const std::string group = unique_name("g");
   const auto assigned_all = std::regex(R"(assigned partitions \[0,1,2\])");

@@ -116,4 +116,27 @@ std::size_t complete_lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
+std::vector<std::string> pipeline_args(const std::string& brokers, const std::string& topic,
+                                       const std::string& group, std::vector<std::string> extra) {
+  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                                "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
+                                "--consumer.group_id=" + group, "--consumer.output=envelope",
+                                "--log.stats_interval_s=2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::vector<std::string> pipeline_args(const std::string& topic, const std::string& group,
+                                       std::vector<std::string> extra) {
+  return pipeline_args(test_brokers(), topic, group, std::move(extra));
+}
+
+BrokerGuard::BrokerGuard(int nodes) : nodes_(nodes) { kafka_sh({"start", "--nodes", std::to_string(nodes_)}); }
+
+BrokerGuard::~BrokerGuard() {
+  const auto r = run_process({"bash", source_dir() + "/scripts/kafka.sh", "start", "--nodes", std::to_string(nodes_)},
+                             std::chrono::seconds(180));
+  (void)r;
+}
+
 }  // namespace pricepipe::test

@@ -60,4 +60,25 @@ int kcat_partition_leader(const std::string& brokers, const std::string& topic, 
 // Lines of `text` that are complete (end with a newline).
 std::size_t complete_lines(const std::string& text);
 
+// The pricepipe command line of the real-broker tests: the shipped config, `brokers`, a topic
+// and group of the test's own, envelope output, a stats line every 2 s, then `extra`.
+std::vector<std::string> pipeline_args(const std::string& brokers, const std::string& topic,
+                                       const std::string& group, std::vector<std::string> extra);
+// The same on the single broker (test_brokers()).
+std::vector<std::string> pipeline_args(const std::string& topic, const std::string& group,
+                                       std::vector<std::string> extra);
+
+// Makes sure the single broker (nodes 1) or the cluster (nodes 3) runs when a test starts, and
+// starts whatever the test stopped again when it ends, even on failure.
+class BrokerGuard {
+ public:
+  explicit BrokerGuard(int nodes = 1);
+  ~BrokerGuard();
+  BrokerGuard(const BrokerGuard&) = delete;
+  BrokerGuard& operator=(const BrokerGuard&) = delete;
+
+ private:
+  int nodes_;
+};
+
 }  // namespace pricepipe::test

@@ -16,24 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> pipeline(const std::string& topic, const std::string& group,
-                                  std::vector<std::string> extra) {
-  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                                "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic,
-                                "--consumer.group_id=" + group, "--consumer.output=envelope",
-                                "--log.stats_interval_s=2"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
-
-// Starts the single broker again when a test leaves it stopped, even on failure.
-struct BrokerGuard {
-  ~BrokerGuard() {
-    const auto r = run_process({"bash", source_dir() + "/scripts/kafka.sh", "start"}, 180s);
-    (void)r;
-  }
-};
-
 // Every record kcat sees was printed, and nothing was printed that is not in the topic.
 void require_all_printed(const std::vector<Record>& in_topic, const std::set<Record>& printed) {
   const std::set<Record> topic(in_topic.begin(), in_topic.end());
@@ -55,7 +37,7 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
   BrokerGuard guard;
   kafka_sh({"stop"});
   const std::string topic = unique_name("down");
-  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=0", "--producer.count=3000"}));
+  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--producer.count=3000"}));
   REQUIRE(p.read_until([](const std::string&, const std::string& err) {
     return err.find("waiting for Kafka") != std::string::npos;
   }, 60s));
@@ -77,7 +59,7 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
 TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe keeps running", "[integration]") {
   BrokerGuard guard;
   const std::string topic = unique_name("restart");
-  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=8000"}));
+  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=8000"}));
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1500; }, 60s));
   kafka_sh({"stop"});
   p.read_until([](const std::string&, const std::string&) { return false; }, 3s);
@@ -100,7 +82,7 @@ TEST_CASE("kill -9 mid-stream then a restart with the same group prints every ev
   {
     // A short session lets the broker expire the killed member quickly, so the second run
     // is assigned its partitions without waiting for the default 45 s.
-    Process first(pipeline(topic, group, {"--producer.rate=2000", "--librdkafka.consumer.session.timeout.ms=6000"}));
+    Process first(pipeline_args(topic, group, {"--producer.rate=2000", "--librdkafka.consumer.session.timeout.ms=6000"}));
     REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 3000; }, 60s));
     first.signal(SIGKILL);
     const auto r = first.wait(30s);
@@ -110,7 +92,7 @@ TEST_CASE("kill -9 mid-stream then a restart with the same group prints every ev
     for (const auto& rec : parse_envelopes(whole)) printed.insert(rec);
   }
   // The second run produces a few more and exits once it has read everything.
-  const auto r = run_process(pipeline(topic, group, {"--producer.rate=0", "--producer.count=500"}), 180s);
+  const auto r = run_process(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=500"}), 180s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   for (const auto& rec : parse_envelopes(r.out)) printed.insert(rec);
@@ -123,7 +105,7 @@ TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[i
   const std::string topic = unique_name("term");
   const std::string group = unique_name("g");
   // Full speed, bounded so the second run and kcat have a finite topic to read.
-  Process first(pipeline(topic, group, {"--producer.rate=0", "--producer.count=200000"}));
+  Process first(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=200000"}));
   REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 20000; }, 60s));
   first.signal(SIGTERM);
   const auto r1 = first.wait(30s);
@@ -138,7 +120,7 @@ TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[i
   const std::size_t remaining = in_topic.size() - printed1.size();
   std::set<Record> printed = printed1;
   if (remaining > 0) {
-    const auto r2 = run_process(pipeline(topic, group, {"--producer.enabled=false",
+    const auto r2 = run_process(pipeline_args(topic, group, {"--producer.enabled=false",
                                                         "--consumer.exit_after=" + std::to_string(remaining)}),
                                 120s);
     INFO(r2.err);

@@ -19,16 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> pipeline(const std::string& topic, const std::string& group,
-                                  std::vector<std::string> extra) {
-  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                                "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic,
-                                "--consumer.group_id=" + group, "--consumer.output=envelope",
-                                "--log.stats_interval_s=2"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
-
 // Printed exactly once each, and exactly what is in the topic.
 void require_topic_printed_once(const std::string& topic, const std::string& out) {
   const auto printed = parse_envelopes(out);
@@ -68,15 +58,11 @@ std::string write_config(const std::string& path, const std::string& extra, int 
 
 int free_port() { return 20000 + static_cast<int>(getpid() % 20000); }
 
-struct BrokerGuard {
-  ~BrokerGuard() { (void)run_process({"bash", source_dir() + "/scripts/kafka.sh", "start"}, 180s); }
-};
-
 }  // namespace
 
 TEST_CASE("a worker that throws is restarted with growing delays and nothing is lost", "[integration]") {
   const std::string topic = unique_name("throw");
-  const auto r = run_process(pipeline(topic, unique_name("g"),
+  const auto r = run_process(pipeline_args(topic, unique_name("g"),
                                       {"--producer.rate=1000", "--producer.count=3000",
                                        "--supervisor.backoff_initial_ms=300",
                                        "--unsafe-fault-injection=producer:throw:200:3,consumer:throw:500:1"}),
@@ -96,7 +82,7 @@ TEST_CASE("a worker that throws is restarted with growing delays and nothing is 
 
 TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[integration]") {
   const std::string topic = unique_name("budget");
-  const auto r = run_process(pipeline(topic, unique_name("g"),
+  const auto r = run_process(pipeline_args(topic, unique_name("g"),
                                       {"--producer.rate=100", "--supervisor.backoff_initial_ms=100",
                                        "--supervisor.max_restarts=2", "--unsafe-fault-injection=producer:throw:5"}),
                              120s);
@@ -109,7 +95,7 @@ TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[
 
 TEST_CASE("a hung worker is detected by its missing heartbeat and restarted", "[integration]") {
   const std::string topic = unique_name("hang");
-  const auto r = run_process(pipeline(topic, unique_name("g"),
+  const auto r = run_process(pipeline_args(topic, unique_name("g"),
                                       {"--producer.rate=1000", "--producer.count=4000",
                                        "--supervisor.stall_timeout_s=2", "--supervisor.backoff_initial_ms=100",
                                        "--unsafe-fault-injection=consumer:hang:1000:1,producer:hang:2000:1"}),
@@ -128,7 +114,7 @@ TEST_CASE("SIGHUP with a new rate applies it live without restarting a worker", 
   const std::string topic = unique_name("hup-rate");
   // The rate comes from the file this time, so that the reload can change it.
   const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "", 5);
-  std::vector<std::string> args = pipeline(topic, unique_name("g"), {});
+  std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
   args[2] = path;
   Process p(args);
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 5; }, 60s));
@@ -154,7 +140,7 @@ TEST_CASE("SIGHUP with a new rate applies it live without restarting a worker", 
 TEST_CASE("SIGHUP with a broken file keeps the daemon running on the old config", "[integration]") {
   const std::string topic = unique_name("hup-bad");
   const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "");
-  std::vector<std::string> args = pipeline(topic, unique_name("g"), {"--producer.rate=200"});
+  std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {"--producer.rate=200"});
   args[2] = path;
   Process p(args);
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 10; }, 60s));
@@ -179,7 +165,7 @@ TEST_CASE("50 SIGHUPs that restart both workers while events flow lose and repea
   const std::string variant_a = "[librdkafka]\nproducer.linger.ms = 5\nconsumer.fetch.wait.max.ms = 100\n";
   const std::string variant_b = "[librdkafka]\nproducer.linger.ms = 6\nconsumer.fetch.wait.max.ms = 101\n";
   write_config(path, variant_a);
-  std::vector<std::string> args = pipeline(topic, unique_name("g"), {"--producer.rate=2000", "--producer.count=30000"});
+  std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {"--producer.rate=2000", "--producer.count=30000"});
   args[2] = path;
   Process p(args);
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1000; }, 60s));
@@ -203,7 +189,7 @@ TEST_CASE("healthz turns 503 while the broker is down and 200 when it is back", 
   const std::string topic = unique_name("health");
   const int port = free_port();
   const std::string port_arg = "--supervisor.http_port=" + std::to_string(port);
-  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
+  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
   const auto probe = [&port_arg] {
     return run_process({pricepipe_binary(), "--health-check", port_arg}, 10s).exit_code;
   };
