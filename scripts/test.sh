@@ -3,7 +3,7 @@
 # build, then under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own build
 # directory. Tests that need a real Kafka broker start and stop it themselves (CTest
 # fixtures around scripts/kafka.sh).
-#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh            everything (what CI runs), after a tiny scripts/bench.sh run
 #   scripts/test.sh --quick    the normal build only
 #   scripts/test.sh -- ARGS    extra ctest arguments, e.g. -- -L unit
 set -euo pipefail
@@ -21,6 +21,12 @@ while [ $# -gt 0 ]; do
 done
 
 bash scripts/install-deps.sh
+
+if [ "${#variants[@]}" -gt 1 ]; then
+  # The benchmark script must keep working; a tiny run checks that (its figures mean nothing).
+  echo "== benchmark smoke run (scripts/bench.sh --count 2000)" >&2
+  bash scripts/bench.sh --count 2000 >&2
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -28,13 +28,38 @@ std::string LatencyHistogram::render(const std::string& name) const {
   return out;
 }
 
+double LatencyHistogram::quantile(double q) const {
+  std::array<std::uint64_t, kBounds.size() + 1> counts{};
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    counts[i] = buckets_[i].load(std::memory_order_relaxed);
+    total += counts[i];
+  }
+  if (total == 0) return 0;
+  const double rank = q * static_cast<double>(total);
+  double seen = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] == 0) continue;
+    const double lower = i == 0 ? 0.0 : kBounds[i - 1];
+    if (i == kBounds.size()) return lower;  // beyond the last bound: report the bound
+    const double upper = kBounds[i];
+    if (seen + static_cast<double>(counts[i]) >= rank) {
+      return lower + (upper - lower) * (rank - seen) / static_cast<double>(counts[i]);
+    }
+    seen += static_cast<double>(counts[i]);
+  }
+  return kBounds.back();
+}
+
 std::string Metrics::summary() const {
   auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   return fmt::format(
       "generated={} delivered={} failed={} consumed={} printed={} skipped={} "
-      "producer_restarts={} consumer_restarts={} reloads={}",
+      "producer_restarts={} consumer_restarts={} reloads={} latency_p50_ms={:.2f} latency_p99_ms={:.2f} "
+      "latency_p999_ms={:.2f}",
       v(generated), v(delivered), v(failed), v(consumed), v(printed), v(skipped),
-      v(producer_restarts), v(consumer_restarts), v(reloads));
+      v(producer_restarts), v(consumer_restarts), v(reloads), latency.quantile(0.5) * 1000,
+      latency.quantile(0.99) * 1000, latency.quantile(0.999) * 1000);
 }
 
 }  // namespace pricepipe

@@ -19,6 +19,10 @@ class LatencyHistogram {
   void observe_ms(std::int64_t ms, std::uint64_t n = 1);
   // Prometheus text lines for `name`.
   std::string render(const std::string& name) const;
+  // Estimated quantile (0..1) in seconds, interpolated within its bucket; 0 without samples.
+  // As coarse as the buckets: good for "below 10 ms", not for microseconds.
+  double quantile(double q) const;
+  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 
  private:
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};  // last = +Inf

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Benchmarks pricepipe against the tools a user would otherwise pick, on the same local broker
+# in the same run, each contender on a fresh 3-partition topic with the same N events and
+# acks=all, and prints one table. Figures are never pass/fail.
+#   scripts/bench.sh [--count N]      N events per contender (default 1000000)
+# Contenders: producer throughput of pricepipe (producer only), kcat -P, Kafka's
+# ProducerPerformance and a kafka-python producer (the pipeline pricepipe replaces); consumer
+# throughput to a file of pricepipe (consumer only), kcat -C and a kafka-python consumer;
+# produce-to-print latency of pricepipe at fixed rates; codec cost per event. CPU seconds and
+# peak RSS come from /usr/bin/time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+count=1000000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --count) count=$2; shift ;;
+    --count=*) count=${1#*=} ;;
+    *) echo "usage: $0 [--count N]" >&2; exit 64 ;;
+  esac
+  shift
+done
+
+bash scripts/install-deps.sh
+CMAKE_BUILD_TYPE=Release bash scripts/build.sh build-bench -DPRICEPIPE_BUILD_TESTS=OFF >&2
+bash scripts/kafka.sh start
+brokers=$(bash scripts/kafka.sh bootstrap)
+cache=${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}
+venv=$cache/bench-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import kafka' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q kafka-python >&2
+fi
+work=$(mktemp -d /tmp/pricepipe-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+run_id=$(date +%s)-$$
+pp=build-bench/pricepipe
+
+# The same events for every producer: pricepipe's own format, one per line.
+python3 - "$count" > "$work/events.txt" <<'PY'
+import random, sys
+random.seed(1)
+for _ in range(int(sys.argv[1])):
+    print('{"match":%d,"price":%d.%02d}' % (random.randint(100, 999), *divmod(random.randint(101, 100000), 100)))
+PY
+
+topic() {  # a fresh topic with 3 partitions
+  local name="bench-$1-$run_id"
+  bash scripts/kafka.sh topics --create --topic "$name" --partitions 3 --replication-factor 1 >/dev/null 2>&1
+  echo "$name"
+}
+
+# timed NAME CMD...: runs CMD, keeps wall seconds, CPU seconds and peak RSS (KB) in $work/NAME.
+timed() {
+  local name=$1
+  shift
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$@"
+}
+
+results=()
+record() {  # record LABEL KIND NAME: one row from $work/NAME.time
+  local wall user sys rss
+  read -r wall user sys rss < "$work/$3.time"
+  results+=("$1|$2|$wall|$(echo "$user + $sys" | bc -l)|$rss")
+}
+
+echo "bench: $count events per contender, broker $brokers" >&2
+
+# ---- producers --------------------------------------------------------------------------------
+t=$(topic pricepipe-p)
+timed pricepipe-p "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
+  --consumer.enabled=false --producer.rate=0 --producer.count="$count" --log.level=warn --log.stats_interval_s=0
+record "pricepipe" producer pricepipe-p
+pricepipe_topic=$t
+
+t=$(topic kcat-p)
+timed kcat-p kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -l "$work/events.txt"
+record "kcat -P" producer kcat-p
+
+t=$(topic perf-p)
+timed perf-p bash scripts/kafka.sh tool org.apache.kafka.tools.ProducerPerformance --topic "$t" \
+  --num-records "$count" --throughput -1 --payload-file "$work/events.txt" --bootstrap-server "$brokers" \
+  --command-property acks=all >/dev/null 2>"$work/perf.err"
+record "ProducerPerformance" producer perf-p
+
+t=$(topic python-p)
+timed python-p "$venv/bin/python" - "$brokers" "$t" "$count" <<'PY'
+import json, random, sys
+from kafka import KafkaProducer
+brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+producer = KafkaProducer(bootstrap_servers=brokers, acks="all",
+                         value_serializer=lambda v: json.dumps(v).encode("utf-8"))
+random.seed(1)
+for _ in range(n):
+    producer.send(topic, {"match": random.randint(100, 999), "price": random.randint(101, 100000) / 100})
+producer.flush()
+PY
+record "kafka-python (old pipeline)" producer python-p
+
+# ---- consumers, all reading pricepipe's topic to a file ----------------------------------------
+timed pricepipe-c "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$pricepipe_topic" \
+  --producer.enabled=false --consumer.group_id="bench-$run_id" --consumer.exit_after="$count" \
+  --log.level=warn --log.stats_interval_s=0 > "$work/pricepipe.out"
+record "pricepipe" consumer pricepipe-c
+
+timed kcat-c kcat -C -b "$brokers" -t "$pricepipe_topic" -o beginning -e -q > "$work/kcat.out"
+record "kcat -C" consumer kcat-c
+
+timed python-c "$venv/bin/python" - "$brokers" "$pricepipe_topic" "$count" > "$work/python.out" <<'PY'
+import json, sys
+from kafka import KafkaConsumer
+brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+consumer = KafkaConsumer(topic, bootstrap_servers=brokers, group_id=None, auto_offset_reset="earliest",
+                         enable_auto_commit=False)
+seen = 0
+out = sys.stdout
+for message in consumer:
+    event = json.loads(message.value)
+    out.write(json.dumps({"match": event["match"], "price": event["price"]}) + "\n")
+    seen += 1
+    if seen == n:
+        break
+PY
+record "kafka-python (old pipeline)" consumer python-c
+
+for f in pricepipe kcat python; do
+  lines=$(wc -l < "$work/$f.out")
+  [ "$lines" -ge "$count" ] || echo "bench: warning: $f consumer wrote $lines lines, expected $count" >&2
+done
+
+# ---- latency ----------------------------------------------------------------------------------
+latency=()
+for rate in 1000 10000 100000; do
+  n=$((rate * 5))
+  [ "$n" -le "$count" ] || n=$count
+  t=$(topic "latency-$rate")
+  # The consumer joins its group first, so the figures measure the pipeline, not the join.
+  "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.group_id="lat-$run_id-$rate" \
+    --producer.enabled=false --consumer.exit_after="$n" --log.stats_interval_s=0 > /dev/null 2> "$work/latency-$rate.err" &
+  consumer=$!
+  for _ in $(seq 1 300); do
+    grep -q "assigned partitions" "$work/latency-$rate.err" && break
+    sleep 0.1
+  done
+  "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.enabled=false \
+    --producer.rate="$rate" --producer.count="$n" --log.level=warn --log.stats_interval_s=0
+  wait "$consumer"
+  line=$(grep -o 'latency_p50_ms=[0-9.]* latency_p99_ms=[0-9.]* latency_p999_ms=[0-9.]*' "$work/latency-$rate.err" | tail -1)
+  latency+=("$rate|$line")
+done
+
+codec=$(build-bench/codec_bench 2000000 | tr '\n' ' ')
+
+# ---- the table --------------------------------------------------------------------------------
+{
+  echo "events per contender: $count; broker: Apache Kafka (scripts/kafka.sh), 3 partitions, acks=all"
+  echo
+  printf '| %-8s | %-28s | %12s | %9s | %10s | %13s | %10s |\n' kind contender "events/s" "wall s" "CPU s/M" "peak RSS MB" "pricepipe x"
+  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------- ------------------------------ -------------- ----------- ------------ --------------- ------------
+  for kind in producer consumer; do
+    base=""
+    for row in "${results[@]}"; do
+      IFS='|' read -r label k wall cpu rss <<< "$row"
+      [ "$k" = "$kind" ] || continue
+      rate=$(echo "$count / $wall" | bc -l)
+      [ -n "$base" ] || base=$rate
+      printf '| %-8s | %-28s | %12.0f | %9.2f | %10.2f | %13.1f | %10.2f |\n' "$kind" "$label" "$rate" "$wall" \
+        "$(echo "$cpu * 1000000 / $count" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$base / $rate" | bc -l)"
+    done
+  done
+  echo
+  echo "pricepipe produce-to-print latency (end to end, histogram estimate):"
+  for row in "${latency[@]}"; do echo "  rate ${row%%|*}/s: ${row#*|}"; done
+  echo
+  echo "codec per event: $codec"
+} | tee "$work/table.txt"
