@@ -3,8 +3,11 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,28 +15,42 @@
 namespace pricepipe {
 namespace {
 
-// RapidJSON output stream appending to a std::string.
-class StringAppendStream {
- public:
-  using Ch = char;
-  explicit StringAppendStream(std::string& out) : out_(out) {}
-  void Put(char c) { out_.push_back(c); }
-  void Flush() {}
+// Encoding runs once per event on the hot path, so it allocates nothing: RapidJSON writes into
+// a string buffer whose memory pool lives on the stack, and the price digits are formatted
+// into a local array.
+constexpr std::size_t kEncodeBufferBytes = 1024;
+using PoolAllocator = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
+using StackStringBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, PoolAllocator>;
+using JsonWriter = rapidjson::Writer<StackStringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, PoolAllocator>;
 
- private:
-  std::string& out_;
-};
+// `ticks` with exactly `decimals` digits after the point, into `out` (at least 32 chars).
+std::size_t format_price_into(std::int64_t ticks, int decimals, char* out) {
+  char* p = out;
+  if (ticks < 0) {
+    *p++ = '-';
+    ticks = -ticks;
+  }
+  const std::int64_t scale = pow10(decimals);
+  p = std::to_chars(p, out + 32, ticks / scale).ptr;
+  if (decimals > 0) {
+    *p++ = '.';
+    char frac[24];
+    const char* end = std::to_chars(frac, frac + sizeof frac, ticks % scale).ptr;
+    const auto digits = static_cast<int>(end - frac);
+    for (int i = digits; i < decimals; ++i) *p++ = '0';
+    p = std::copy(static_cast<const char*>(frac), end, p);
+  }
+  return static_cast<std::size_t>(p - out);
+}
 
-using JsonWriter = rapidjson::Writer<StringAppendStream>;
-
-void write_event(JsonWriter& writer, const PriceEvent& event, int decimals, std::string& scratch) {
-  scratch.clear();
-  append_price(event.price_ticks, decimals, scratch);
+void write_event(JsonWriter& writer, const PriceEvent& event, int decimals) {
+  char price[32];
+  const std::size_t price_size = format_price_into(event.price_ticks, decimals, price);
   writer.StartObject();
   writer.Key("match", 5);
   writer.Int64(event.match);
   writer.Key("price", 5);
-  writer.RawValue(scratch.data(), scratch.size(), rapidjson::kNumberType);
+  writer.RawValue(price, price_size, rapidjson::kNumberType);
   writer.EndObject();
 }
 
@@ -152,17 +169,8 @@ std::int64_t pow10(int n) {
 }
 
 void append_price(std::int64_t ticks, int decimals, std::string& out) {
-  if (ticks < 0) {
-    out.push_back('-');
-    ticks = -ticks;
-  }
-  const std::int64_t scale = pow10(decimals);
-  out += std::to_string(ticks / scale);
-  if (decimals == 0) return;
-  out.push_back('.');
-  const std::string frac = std::to_string(ticks % scale);
-  out.append(static_cast<std::size_t>(decimals) - frac.size(), '0');
-  out += frac;
+  char price[32];
+  out.append(price, format_price_into(ticks, decimals, price));
 }
 
 std::string format_price(std::int64_t ticks, int decimals) {
@@ -212,10 +220,12 @@ std::optional<std::int64_t> parse_price_ticks(std::string_view text, int decimal
 EventCodec::EventCodec(int price_decimals) : decimals_(price_decimals) {}
 
 void EventCodec::encode(const PriceEvent& event, std::string& out) const {
-  StringAppendStream stream(out);
-  JsonWriter writer(stream);
-  std::string scratch;
-  write_event(writer, event, decimals_, scratch);
+  char memory[kEncodeBufferBytes];
+  PoolAllocator allocator(memory, sizeof memory);
+  StackStringBuffer buffer(&allocator, 64);
+  JsonWriter writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
+  write_event(writer, event, decimals_);
+  out.append(buffer.GetString(), buffer.GetSize());
 }
 
 std::string EventCodec::encode(const PriceEvent& event) const {
@@ -226,9 +236,11 @@ std::string EventCodec::encode(const PriceEvent& event) const {
 
 void EventCodec::encode_envelope(const EventEnvelope& envelope, const PriceEvent& event,
                                  std::string& out) const {
-  StringAppendStream stream(out);
-  JsonWriter writer(stream);
-  std::string scratch;
+  // Topic and key are short here, but any size works: the pool falls back to the heap.
+  char memory[kEncodeBufferBytes];
+  PoolAllocator allocator(memory, sizeof memory);
+  StackStringBuffer buffer(&allocator, 256);
+  JsonWriter writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
   writer.StartObject();
   writer.Key("topic");
   writer.String(envelope.topic.data(), static_cast<rapidjson::SizeType>(envelope.topic.size()));
@@ -241,8 +253,9 @@ void EventCodec::encode_envelope(const EventEnvelope& envelope, const PriceEvent
   writer.Key("key");
   writer.String(envelope.key.data(), static_cast<rapidjson::SizeType>(envelope.key.size()));
   writer.Key("event");
-  write_event(writer, event, decimals_, scratch);
+  write_event(writer, event, decimals_);
   writer.EndObject();
+  out.append(buffer.GetString(), buffer.GetSize());
 }
 
 DecodeResult EventCodec::decode(std::string_view payload) const {
@@ -263,7 +276,11 @@ DecodeResult EventCodec::decode(std::string_view payload) const {
   }
   EventHandler handler(decimals_);
   rapidjson::MemoryStream stream(payload.data(), payload.size());
-  rapidjson::Reader reader;
+  // The parser's stack lives on ours too; deep nesting spills to the heap, bounded by
+  // kMaxEventBytes.
+  char memory[kEncodeBufferBytes];
+  PoolAllocator allocator(memory, sizeof memory);
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, PoolAllocator> reader(&allocator, 256);
   constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
                               rapidjson::kParseNumbersAsStringsFlag;
   const rapidjson::ParseResult parsed = reader.Parse<kFlags>(stream, handler);
