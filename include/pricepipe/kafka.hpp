@@ -47,7 +47,6 @@ class KafkaEventHandler : public RdKafka::EventCb {
   void event_cb(RdKafka::Event& event) override;
 
   bool fatal() const { return fatal_.load(std::memory_order_acquire); }
-  bool all_brokers_down() const { return brokers_down_.load(std::memory_order_relaxed); }
   // Call when a request succeeds so the next outage is logged again.
   void brokers_up() { brokers_down_.store(false, std::memory_order_relaxed); }
 
