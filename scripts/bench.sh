@@ -65,6 +65,10 @@ record() {  # record LABEL KIND NAME: one row from $work/NAME.time
 }
 
 echo "bench: $count events per contender, broker $brokers" >&2
+# Warm the broker's JVM up first, so the first contender does not pay for its JIT.
+t=$(topic warmup)
+kcat -P -b "$brokers" -t "$t" -X acks=all -l "$work/events.txt"
+kcat -C -b "$brokers" -t "$t" -o beginning -e -q > /dev/null
 
 # ---- producers --------------------------------------------------------------------------------
 t=$(topic pricepipe-p)

@@ -181,7 +181,9 @@ void ProducerWorker::run() {
       if (!queued) break;  // stopping while the queue was full: this event was never generated
       ++produced;
       add(metrics_.generated);
-      producer->poll(0);
+      // Serve delivery reports regularly, but not per event: each poll takes librdkafka's
+      // queue lock, which showed in the producer's profile at full speed.
+      if ((produced & 0x3f) == 0) producer->poll(0);
     }
   } catch (...) {
     // Failing: still try to deliver what is queued (bounded), so a restart loses nothing
