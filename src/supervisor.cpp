@@ -181,6 +181,13 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   return exit_code::kSoftware;
 }
 
+void Supervisor::start_http() {
+  http_.reset();
+  if (config_.supervisor.http_port == 0) return;
+  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
+                                         [this] { return render_metrics(); });
+}
+
 void Supervisor::restart_for_reload(Slot& slot, bool enabled) {
   if (slot.worker) {
     spdlog::info("reload: stopping the {} worker gracefully to apply its new Kafka settings", slot.name);
@@ -232,14 +239,10 @@ void Supervisor::reload() {
   consumer_.policy->update(config_.supervisor);
   if (!config_.kafka.embedded()) brokers_ = config_.kafka.brokers;
   if (port_changed) {
-    http_.reset();
-    if (config_.supervisor.http_port != 0) {
-      try {
-        http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
-                                               [this] { return render_metrics(); });
-      } catch (const std::exception& e) {
-        spdlog::error("reload: health endpoint: {}", e.what());
-      }
+    try {
+      start_http();
+    } catch (const std::exception& e) {
+      spdlog::error("reload: health endpoint: {}", e.what());
     }
   }
   if (producer_restart) {
@@ -363,14 +366,11 @@ int Supervisor::run() {
   spdlog::info("pricepipe starting: brokers {}, topic {}, producer {}, consumer {}, restart {}",
                config_.kafka.brokers, config_.kafka.topic, config_.producer.enabled ? "on" : "off",
                config_.consumer.enabled ? "on" : "off", config_.values.at("supervisor.restart"));
-  if (config_.supervisor.http_port != 0) {
-    try {
-      http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
-                                             [this] { return render_metrics(); });
-    } catch (const std::exception& e) {
-      spdlog::error("{}", e.what());
-      return exit_code::kConfig;
-    }
+  try {
+    start_http();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return exit_code::kConfig;
   }
   if (config_.producer.enabled) start(producer_);
   if (config_.consumer.enabled) start(consumer_);

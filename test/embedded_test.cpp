@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -255,4 +257,25 @@ TEST_CASE("sd_notify: READY, WATCHDOG while healthy, RELOADING then READY on SIG
     INFO(m);
     CHECK((m == "READY=1" || m == "WATCHDOG=1" || m == "RELOADING=1" || m == "STOPPING=1"));
   }
+}
+
+TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", "[embedded]") {
+  // Take a port first, then ask pricepipe for the same one.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = 0;
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const int port = ntohs(addr.sin_port);
+  const auto r = run_process(pricepipe_args({"--supervisor.http_port=" + std::to_string(port)}), 30s);
+  close(fd);
+  INFO(r.err);
+  CHECK(r.exit_code == 78);
+  CHECK_THAT(r.err, Catch::Contains("cannot listen on port " + std::to_string(port)) &&
+                        Catch::Contains("supervisor.http_port"));
 }

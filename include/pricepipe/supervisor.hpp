@@ -61,6 +61,9 @@ class Supervisor {
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
   void reload();
+  // (Re)starts the health endpoint on supervisor.http_port; none when 0. Throws when the port
+  // cannot be bound.
+  void start_http();
   void restart_for_reload(Slot& slot, bool enabled);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
   // Returns false when the bound passed or a second signal asked to exit at once.
