@@ -213,3 +213,26 @@ TEST_CASE("healthz turns 503 while the broker is down and 200 when it is back", 
   INFO(r.err);
   CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integration]") {
+  // With the broker gone mid-stream, the graceful stop is slow: the producer flushes for its
+  // share of the bound and the consumer's final commit waits for a coordinator.
+  BrokerGuard guard;
+  const std::string topic = unique_name("stop-twice");
+  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=500", "--supervisor.shutdown_timeout_s=60"}));
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 50; }, 60s));
+  kafka_sh({"stop"});
+  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
+    return err.find("all brokers are down") != std::string::npos;
+  }, 60s));
+  p.signal(SIGTERM);
+  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
+    return err.find("SIGTERM received") != std::string::npos;
+  }, 30s));
+  p.signal(SIGTERM);
+  const auto r = p.wait(20s);  // far below the 60 s bound
+  INFO(r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("second SIGTERM during the graceful stop"));
+}
