@@ -29,12 +29,53 @@ struct PartitionList {
   ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
 };
 
+// Counts offset commit results; librdkafka calls it on the consumer thread inside consume().
+class CommitWaiter : public RdKafka::OffsetCommitCb {
+ public:
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
+    last_ = err;
+    ++done_;
+  }
+  std::uint64_t done() const { return done_; }
+  RdKafka::ErrorCode last() const { return last_; }
+
+ private:
+  std::uint64_t done_ = 0;
+  RdKafka::ErrorCode last_ = RdKafka::ERR_NO_ERROR;
+};
+
+// Commits the stored offsets and waits for the answer until `deadline`: a synchronous commit
+// would wait for a group coordinator without end while the brokers are gone, and the stop
+// must stay within supervisor.shutdown_timeout_s. Messages fetched meanwhile are dropped
+// unprinted and unstored, so they are read again later.
+void commit_within(RdKafka::KafkaConsumer& consumer, const CommitWaiter& commits, Clock::time_point deadline) {
+  const std::uint64_t before = commits.done();
+  const RdKafka::ErrorCode err = consumer.commitAsync();
+  if (err == RdKafka::ERR__NO_OFFSET) return;
+  if (err != RdKafka::ERR_NO_ERROR) {
+    spdlog::warn("consumer: final commit: {}", RdKafka::err2str(err));
+    return;
+  }
+  while (commits.done() == before && Clock::now() < deadline) {
+    delete consumer.consume(100);
+  }
+  if (commits.done() == before) {
+    spdlog::warn("consumer: final commit not confirmed in time (brokers unreachable?); events printed "
+                 "since the last commit will be printed again by the next run");
+  } else if (commits.last() != RdKafka::ERR_NO_ERROR && commits.last() != RdKafka::ERR__NO_OFFSET) {
+    spdlog::warn("consumer: final commit failed: {}", RdKafka::err2str(commits.last()));
+  }
+}
+
 // Serves rebalances on the consumer thread (inside consume()/close()). Before partitions go,
 // whatever was read from them is printed, stored and committed, so the next owner does not
 // print it again.
 class Rebalancer : public RdKafka::RebalanceCb {
  public:
   explicit Rebalancer(ConsumerWorker& worker) : worker_(worker) {}
+  // Set once the final commit was made: the revoke inside close() must not commit again
+  // synchronously (it could wait for a coordinator that is gone).
+  void closing() { closing_ = true; }
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
@@ -56,7 +97,7 @@ class Rebalancer : public RdKafka::RebalanceCb {
       error_ = e.what();
       return;
     }
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()) {
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost() && !closing_) {
       const RdKafka::ErrorCode commit = consumer->commitSync();
       if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
         spdlog::warn("consumer: commit before revoke failed: {}", RdKafka::err2str(commit));
@@ -70,6 +111,7 @@ class Rebalancer : public RdKafka::RebalanceCb {
  private:
   ConsumerWorker& worker_;
   std::string error_;
+  bool closing_ = false;
 };
 
 }  // namespace
@@ -113,6 +155,11 @@ void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
   }
 }
 
+Clock::duration ConsumerWorker::stop_budget() const {
+  // Half the bound for the commit: close() and the producer's flush share the rest.
+  return std::chrono::milliseconds(std::max(500, config_.supervisor.shutdown_timeout_s * 500));
+}
+
 void ConsumerWorker::forget_read(const std::vector<RdKafka::TopicPartition*>& partitions) {
   for (const auto* p : partitions) read_to_.erase(p->partition());
 }
@@ -150,10 +197,12 @@ bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const Partition
 void ConsumerWorker::run() {
   KafkaEventHandler events("consumer", [this](bool up) { set_broker_reachable(up); });
   Rebalancer rebalancer(*this);
+  CommitWaiter commits;
   auto conf = make_client_conf(config_, ClientRole::kConsumer, brokers_);
   std::string errstr;
   if (conf->set("event_cb", &events, errstr) != RdKafka::Conf::CONF_OK ||
-      conf->set("rebalance_cb", &rebalancer, errstr) != RdKafka::Conf::CONF_OK) {
+      conf->set("rebalance_cb", &rebalancer, errstr) != RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", &commits, errstr) != RdKafka::Conf::CONF_OK) {
     throw KafkaError("consumer callbacks: " + errstr);
   }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
@@ -281,7 +330,8 @@ void ConsumerWorker::run() {
     // Failing: commit what was printed and leave the group cleanly, so the restarted worker
     // neither prints it again nor waits a session timeout for this member to expire.
     if (!events.fatal()) {
-      consumer->commitSync();
+      commit_within(*consumer, commits, Clock::now() + stop_budget());
+      rebalancer.closing();
       consumer->close();
     }
     throw;
@@ -292,10 +342,8 @@ void ConsumerWorker::run() {
   }
   // Graceful end: everything read is printed and stored; commit it, then leave the group.
   flush_output(*consumer);
-  const RdKafka::ErrorCode commit = consumer->commitSync();
-  if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
-    spdlog::warn("consumer: final commit failed: {}", RdKafka::err2str(commit));
-  }
+  commit_within(*consumer, commits, Clock::now() + stop_budget());
+  rebalancer.closing();
   const RdKafka::ErrorCode closed = consumer->close();
   if (closed != RdKafka::ERR_NO_ERROR) spdlog::warn("consumer: close: {}", RdKafka::err2str(closed));
   spdlog::info("consumer stopped: {} printed", printed_);

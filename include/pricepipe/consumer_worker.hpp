@@ -46,6 +46,8 @@ class ConsumerWorker final : public Worker {
 
  private:
   bool caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends);
+  // How long the final commit may wait, from supervisor.shutdown_timeout_s.
+  Clock::duration stop_budget() const;
 
   Config config_;
   std::string brokers_;
