@@ -23,6 +23,9 @@ done
 
 bash scripts/install-deps.sh
 CMAKE_BUILD_TYPE=Release bash scripts/build.sh build-bench -DPRICEPIPE_BUILD_TESTS=OFF >&2
+# Leave the broker as found: stop it at the end only if this run started it.
+started_broker=0
+bash scripts/kafka.sh status >/dev/null 2>&1 || started_broker=1
 bash scripts/kafka.sh start
 brokers=$(bash scripts/kafka.sh bootstrap)
 cache=${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}
@@ -32,7 +35,11 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import kafka' 2>/dev/
   "$venv/bin/pip" install -q kafka-python >&2
 fi
 work=$(mktemp -d /tmp/pricepipe-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  rm -rf "$work"
+  if [ "$started_broker" = 1 ]; then bash scripts/kafka.sh stop >&2 || true; fi
+}
+trap cleanup EXIT
 run_id=$(date +%s)-$$
 pp=build-bench/pricepipe
 
