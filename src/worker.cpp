@@ -65,11 +65,6 @@ bool Worker::wait_until(Clock::time_point deadline) {
   return true;
 }
 
-bool Worker::done() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return ended_;
-}
-
 std::string Worker::failure() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return failure_;

@@ -47,7 +47,6 @@ class Worker {
 
   // Any thread.
   WorkerState state() const { return state_.load(std::memory_order_acquire); }
-  bool done() const;
   std::string failure() const;
   Clock::time_point last_heartbeat() const;
   // Whether the worker's client currently has a broker connection up (from librdkafka's
