@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "pricepipe/dead_letter.hpp"
 #include "pricepipe/event.hpp"
 #include "pricepipe/kafka.hpp"
 
@@ -90,14 +92,16 @@ class Rebalancer : public RdKafka::RebalanceCb {
     }
     spdlog::info("consumer: partitions [{}] revoked{}", names,
                  err == RdKafka::ERR__REVOKE_PARTITIONS ? "" : " (" + RdKafka::err2str(err) + ")");
+    bool flushed = false;
     try {
       worker_.flush_output(*consumer);
+      flushed = true;
     } catch (const std::exception& e) {
-      // librdkafka calls us from C; the worker thread rethrows after consume() returns.
+      // librdkafka calls us from C; the worker thread rethrows after consume() returns. The
+      // partitions still go: nothing unstored is committed, so their next owner reads it again.
       error_ = e.what();
-      return;
     }
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost() && !closing_) {
+    if (flushed && err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost() && !closing_) {
       const RdKafka::ErrorCode commit = consumer->commitSync();
       if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
         spdlog::warn("consumer: commit before revoke failed: {}", RdKafka::err2str(commit));
@@ -130,7 +134,28 @@ ConsumerWorker::~ConsumerWorker() {
   wait_until(Clock::time_point::max());
 }
 
+void ConsumerWorker::await_dead_letters() {
+  dead_letters_->poll(0);
+  std::optional<Clock::time_point> deadline;
+  while (dead_letters_->outstanding() > 0) {
+    heartbeat();
+    if (stop_requested() || failing_) {
+      if (!deadline) deadline = Clock::now() + stop_budget();
+      if (Clock::now() >= *deadline) {
+        throw DeadLetterError(fmt::format("{} bad messages not acknowledged by the dead-letter topic in time; "
+                                          "they are read again by the next run",
+                                          dead_letters_->outstanding()));
+      }
+    }
+    dead_letters_->poll(100);
+  }
+  add(metrics_.dead_lettered, dead_letters_->delivered() - dead_letters_counted_);
+  dead_letters_counted_ = dead_letters_->delivered();
+}
+
 void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
+  // Bad messages of this batch are in the dead-letter topic before anything of it counts as done.
+  if (dead_letters_ && !pending_offsets_.empty()) await_dead_letters();
   if (!buffer_.empty()) {
     const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
     if (written != buffer_.size() || std::fflush(out_) != 0) {
@@ -198,6 +223,10 @@ void ConsumerWorker::run() {
   KafkaEventHandler events("consumer", [this](bool up) { set_broker_reachable(up); });
   Rebalancer rebalancer(*this);
   CommitWaiter commits;
+  // Before the consumer, so that it outlives close() and the revoke inside it.
+  if (!config_.consumer.dead_letter_topic.empty()) {
+    dead_letters_ = std::make_unique<DeadLetterQueue>(config_, brokers_);
+  }
   auto conf = make_client_conf(config_, ClientRole::kConsumer, brokers_);
   std::string errstr;
   if (conf->set("event_cb", &events, errstr) != RdKafka::Conf::CONF_OK ||
@@ -214,7 +243,13 @@ void ConsumerWorker::run() {
         heartbeat();
         sleep_for(std::chrono::milliseconds(ms));
       });
-  if (!topic_ready) {
+  const bool dead_letter_ready =
+      topic_ready && (!dead_letters_ || dead_letters_->ensure_topic([this] { return !stop_requested(); },
+                                                                    [this](int ms) {
+                                                                      heartbeat();
+                                                                      sleep_for(std::chrono::milliseconds(ms));
+                                                                    }));
+  if (!dead_letter_ready) {
     consumer->close();
     return;
   }
@@ -222,9 +257,10 @@ void ConsumerWorker::run() {
   if (subscribed != RdKafka::ERR_NO_ERROR) {
     throw KafkaError("cannot subscribe to " + config_.kafka.topic + ": " + RdKafka::err2str(subscribed));
   }
-  spdlog::info("consumer started: topic {}, group {}, output {}", config_.kafka.topic,
+  spdlog::info("consumer started: topic {}, group {}, output {}{}", config_.kafka.topic,
                config_.consumer.group_id,
-               config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope");
+               config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
+               dead_letters_ ? ", dead letters to " + config_.consumer.dead_letter_topic : "");
 
   const EventCodec codec(config_.producer.generator.price_decimals);
   // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
@@ -239,7 +275,7 @@ void ConsumerWorker::run() {
   auto next_drain_check = Clock::now();
   bool completed = nothing_left;
 
-  auto handle_message = [&](const RdKafka::Message& msg) {
+  auto handle_message = [&](RdKafka::Message& msg) {
     const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
     add(metrics_.consumed);
     ++read;
@@ -263,6 +299,7 @@ void ConsumerWorker::run() {
       if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps.push_back(ts.timestamp);
     } else {
       add(metrics_.skipped);
+      if (dead_letters_) dead_letters_->send(msg, decoded.reason, [this] { heartbeat(); });
       if (Clock::now() >= next_bad_log) {
         spdlog::warn("consumer: skipped bad message at partition {} offset {}: {}{}", msg.partition(),
                      msg.offset(), decoded.reason,
@@ -327,6 +364,7 @@ void ConsumerWorker::run() {
       }
     }
   } catch (...) {
+    failing_ = true;
     // Failing: commit what was printed and leave the group cleanly, so the restarted worker
     // neither prints it again nor waits a session timeout for this member to expire.
     if (!events.fatal()) {

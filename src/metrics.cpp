@@ -54,10 +54,10 @@ double LatencyHistogram::quantile(double q) const {
 std::string Metrics::summary() const {
   auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   return fmt::format(
-      "generated={} delivered={} failed={} consumed={} printed={} skipped={} "
+      "generated={} delivered={} failed={} consumed={} printed={} skipped={} dead_lettered={} "
       "producer_restarts={} consumer_restarts={} reloads={} latency_p50_ms={:.2f} latency_p99_ms={:.2f} "
       "latency_p999_ms={:.2f}",
-      v(generated), v(delivered), v(failed), v(consumed), v(printed), v(skipped),
+      v(generated), v(delivered), v(failed), v(consumed), v(printed), v(skipped), v(dead_lettered),
       v(producer_restarts), v(consumer_restarts), v(reloads), latency.quantile(0.5) * 1000,
       latency.quantile(0.99) * 1000, latency.quantile(0.999) * 1000);
 }

@@ -210,6 +210,7 @@ void Supervisor::reload() {
     spdlog::error("reload: {}; keeping the running configuration", e.what());
     return;
   }
+  for (const auto& warning : next.warnings) spdlog::warn("reload: {}", warning);
   const auto changed = changed_keys(config_, next);
   add(metrics_.reloads);
   if (changed.empty()) {
@@ -332,6 +333,8 @@ std::string Supervisor::render_metrics() const {
   counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics_.consumed));
   counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics_.printed));
   counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics_.skipped));
+  counter("pricepipe_events_dead_lettered_total", "Bad messages acknowledged by consumer.dead_letter_topic.",
+          v(metrics_.dead_lettered));
   counter("pricepipe_reloads_total", "Configuration reloads (SIGHUP) with a valid file.", v(metrics_.reloads));
   out += "# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.\n"
          "# TYPE pricepipe_worker_restarts_total counter\n";

@@ -1,12 +1,15 @@
 // Hostile input on the topic: thousands of bad messages that other programs might write,
 // interleaved with good ones, written with kcat. pricepipe prints exactly the good ones,
-// counts the bad ones, logs them rate-limited, and keeps running.
+// counts the bad ones, logs them rate-limited, keeps running, and copies each bad one to the
+// dead-letter topic with headers naming where it came from.
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
@@ -53,6 +56,39 @@ std::vector<std::string> bad_messages() {
   return bad;
 }
 
+struct RawRecord {
+  std::string headers;  // kcat's %h: name=value,...
+  std::int64_t offset = 0;
+  std::string value;
+};
+
+// Every record of `topic` with its headers, read with kcat. Fields are split by bytes no test
+// message contains, as values hold newlines, tabs and invalid UTF-8.
+std::vector<RawRecord> kcat_read_raw(const std::string& topic) {
+  const auto r = run_process({"kcat", "-C", "-b", test_brokers(), "-t", topic, "-e", "-o", "beginning", "-q",
+                              "-X", "fetch.message.max.bytes=4000000", "-f", "%h\x1f%o\x1f%s\x1e"},
+                             120s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<RawRecord> records;
+  std::size_t start = 0;
+  for (std::size_t end; (end = r.out.find(kDelimiter, start)) != std::string::npos; start = end + 1) {
+    const std::string rec = r.out.substr(start, end - start);
+    const auto f1 = rec.find('\x1f');
+    const auto f2 = rec.find('\x1f', f1 + 1);
+    REQUIRE(f2 != std::string::npos);
+    records.push_back({rec.substr(0, f1), std::stoll(rec.substr(f1 + 1, f2 - f1 - 1)), rec.substr(f2 + 1)});
+  }
+  REQUIRE(start == r.out.size());
+  return records;
+}
+
+std::string header(const std::string& headers, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(headers, m, std::regex("(^|,)" + name + "=([^,]*)"))) return "";
+  return m[2];
+}
+
 }  // namespace
 
 TEST_CASE("thousands of hostile messages between good ones: exactly the good ones are printed", "[integration]") {
@@ -95,9 +131,11 @@ TEST_CASE("thousands of hostile messages between good ones: exactly the good one
   INFO(produced.err);
   REQUIRE(produced.exit_code == 0);
 
+  const std::string dead_letters = unique_name("hostile-dlq");
   r = run_process({pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
                    "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, "--producer.enabled=false",
-                   "--consumer.group_id=" + unique_name("g"), "--consumer.exit_after=" + std::to_string(rounds + 1)},
+                   "--consumer.group_id=" + unique_name("g"), "--consumer.exit_after=" + std::to_string(rounds + 1),
+                   "--consumer.dead_letter_topic=" + dead_letters},
                   180s);
   INFO(r.err.substr(0, 20000));
   REQUIRE(r.exit_code == 0);
@@ -110,4 +148,64 @@ TEST_CASE("thousands of hostile messages between good ones: exactly the good one
   CHECK(logged >= 1);
   CHECK(static_cast<std::size_t>(logged) < bad_count / 10);
   CHECK_THAT(r.err, Catch::Contains("since the last report"));  // the suppressed ones are reported too
+  CHECK_THAT(r.err, Catch::Contains("dead_lettered=" + std::to_string(bad_count) + " "));
+
+  // The dead-letter topic holds each bad message once, unchanged, naming its source.
+  std::map<std::int64_t, std::string> source;
+  for (auto& rec : kcat_read_raw(topic)) source[rec.offset] = std::move(rec.value);
+  REQUIRE(source.size() == bad_count + rounds + 1);
+  const auto letters = kcat_read_raw(dead_letters);
+  CHECK(letters.size() == bad_count);
+  std::set<std::int64_t> offsets;
+  std::size_t unchanged = 0;
+  for (const auto& letter : letters) {
+    INFO(letter.headers);
+    REQUIRE(header(letter.headers, "pricepipe.source.topic") == topic);
+    REQUIRE(header(letter.headers, "pricepipe.source.partition") == "0");
+    CHECK_FALSE(header(letter.headers, "pricepipe.reason").empty());
+    const std::int64_t offset = std::stoll(header(letter.headers, "pricepipe.source.offset"));
+    offsets.insert(offset);
+    if (source.count(offset) != 0 && source[offset] == letter.value) ++unchanged;
+  }
+  CHECK(offsets.size() == bad_count);
+  CHECK(unchanged == bad_count);
+}
+
+TEST_CASE("a bad message the dead-letter topic refuses is not skipped: the consumer fails and reads it again", "[integration]") {
+  const std::string topic = unique_name("dlq-src");
+  const std::string small = unique_name("dlq-small");
+  // A dead-letter topic that refuses anything over 1,000 bytes.
+  kafka_sh({"topics", "--create", "--topic", topic, "--partitions", "1"});
+  kafka_sh({"topics", "--create", "--topic", small, "--partitions", "1", "--config", "max.message.bytes=1000"});
+  const std::string too_big = "{\"match\":\"" + std::string(5000, 'x') + "\"}";
+  const std::string good = "{\"match\":7,\"price\":1.5}";
+  kcat_produce(test_brokers(), topic, {too_big, good});
+
+  const std::string group = unique_name("g");
+  auto consume = [&](const std::string& dead_letter_topic, const std::string& max_restarts) {
+    return run_process({pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                        "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, "--producer.enabled=false",
+                        "--consumer.group_id=" + group, "--consumer.exit_after=1",
+                        "--consumer.dead_letter_topic=" + dead_letter_topic,
+                        "--supervisor.max_restarts=" + max_restarts, "--supervisor.backoff_initial_ms=100"},
+                       180s);
+  };
+  auto r = consume(small, "1");
+  INFO(r.err);
+  CHECK(r.exit_code == 70);  // failed, restarted once, failed again: out of restarts
+  CHECK(r.out.empty());      // the good event after it is not printed either: its batch did not complete
+  CHECK_THAT(r.err, Catch::Contains("to the dead-letter topic " + small));
+  CHECK_THAT(r.err, Catch::Contains("partition 0 offset 0"));
+  CHECK(kcat_read_raw(small).empty());
+
+  // The same group with a dead-letter topic that takes it: the bad message was never committed.
+  const std::string roomy = unique_name("dlq-roomy");
+  r = consume(roomy, "10");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "{\"match\":7,\"price\":1.50}\n");
+  const auto letters = kcat_read_raw(roomy);
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].value == too_big);
+  CHECK(header(letters[0].headers, "pricepipe.source.offset") == "0");
 }

@@ -2,12 +2,13 @@
 // The consumer worker: reads the topic in consumer.group_id with a librdkafka consumer it
 // owns, prints each event to an output stream (stdout in the daemon), and stores an offset
 // only after the line holding it was written and flushed. Bad messages are logged with
-// partition and offset, counted and skipped.
+// partition and offset, counted, copied to consumer.dead_letter_topic when set, and skipped.
 
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ class TopicPartition;
 }
 
 namespace pricepipe {
+
+class DeadLetterQueue;
 
 class ConsumerWorker final : public Worker {
  public:
@@ -48,6 +51,9 @@ class ConsumerWorker final : public Worker {
   bool caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends);
   // How long the final commit may wait, from supervisor.shutdown_timeout_s.
   Clock::duration stop_budget() const;
+  // Waits until the dead-letter topic acknowledged every bad message handed to it; while
+  // stopping or failing at most stop_budget(). Throws DeadLetterError.
+  void await_dead_letters();
 
   Config config_;
   std::string brokers_;
@@ -65,6 +71,9 @@ class ConsumerWorker final : public Worker {
   // Per partition, the offset after the last message read in this run.
   std::map<std::int32_t, std::int64_t> read_to_;
   std::uint64_t printed_ = 0;
+  std::unique_ptr<DeadLetterQueue> dead_letters_;  // consumer.dead_letter_topic, when set
+  std::uint64_t dead_letters_counted_ = 0;         // of dead_letters_->delivered(), in metrics
+  bool failing_ = false;                           // leaving after an error
 };
 
 }  // namespace pricepipe

@@ -37,12 +37,13 @@ struct Metrics {
   std::atomic<std::uint64_t> consumed{0};   // messages read from the topic
   std::atomic<std::uint64_t> printed{0};    // events written and flushed to stdout
   std::atomic<std::uint64_t> skipped{0};    // bad messages skipped
+  std::atomic<std::uint64_t> dead_lettered{0};  // bad messages acknowledged by the dead-letter topic
   std::atomic<std::uint64_t> producer_restarts{0};
   std::atomic<std::uint64_t> consumer_restarts{0};
   std::atomic<std::uint64_t> reloads{0};
   LatencyHistogram latency;
 
-  // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. ...".
+  // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. dead_lettered=.. ...".
   std::string summary() const;
 };
 
