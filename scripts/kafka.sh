@@ -3,7 +3,7 @@
 # pricepipe's tests and benchmarks. The broker jars come from Maven Central via
 # scripts/kafka-pom.xml and are cached outside the repo; nothing here needs Docker.
 #
-# Usage: scripts/kafka.sh COMMAND [--nodes 1|3] [options]
+# Usage: scripts/kafka.sh COMMAND [--nodes 1|3 | --secure] [options]
 #   start     [--nodes 1|3]          start the single node (default) or the 3-node cluster and
 #                                    wait until every broker answers metadata; no-op if running
 #   stop      [--nodes 1|3|all] [--wipe]
@@ -22,10 +22,21 @@
 #   topics [--nodes 1|3] ARGS...     kafka-topics (TopicCommand) with --bootstrap-server set
 #   tool CLASS ARGS...               run a Kafka tool class, e.g.
 #                                    org.apache.kafka.tools.ProducerPerformance
+#   client-conf [--secure]           print the librdkafka properties a client needs (with
+#                                    --secure: SASL_SSL, SCRAM-SHA-512 user, password, CA file),
+#                                    one key=value a line, for kcat -F FILE or --librdkafka.*
+#   --secure (with start, stop, reset, status, bootstrap, logs): a separate single node whose
+#     client listener is SASL_SSL with SCRAM-SHA-512 (certificates and user made at first start)
 #
 # Single node: broker 127.0.0.1:9092, controller 127.0.0.1:9093, node.id 1, RF 1.
 # Three nodes: brokers 127.0.0.1:19092-19094, controllers 127.0.0.1:19192-19194, node ids 1-3,
 #   default.replication.factor 3, min.insync.replicas 2. Both can run at the same time.
+# Secure single node (--secure): SASL_SSL client listener 127.0.0.1:9192, controller 9193,
+#   inter-broker PLAINTEXT listener 9194 (all loopback), Kafka 3.9.1 (see
+#   PRICEPIPE_KAFKA_SECURE_VERSION below), state in $PRICEPIPE_KAFKA_RUN/secure/:
+#   tls/ca.pem (the CA clients trust), tls/broker.pem (key and chain, CN/SAN 127.0.0.1 and
+#   localhost), client.properties (mode 0600). The SCRAM-SHA-512 user is written into the
+#   metadata log at format time; `reset --secure` makes new certificates and a new password.
 #
 # Environment:
 #   PRICEPIPE_KAFKA_VERSION  Kafka version (default below; tested: 4.4.0)
@@ -34,6 +45,12 @@
 #   PRICEPIPE_KAFKA_PORT, PRICEPIPE_KAFKA_CONTROLLER_PORT                 single node ports
 #   PRICEPIPE_KAFKA_CLUSTER_PORT, PRICEPIPE_KAFKA_CLUSTER_CONTROLLER_PORT first port of 3
 #     (ports are fixed into the metadata log at format time: reset after changing them)
+#   PRICEPIPE_KAFKA_SECURE_PORT, PRICEPIPE_KAFKA_SECURE_CONTROLLER_PORT,
+#     PRICEPIPE_KAFKA_SECURE_INTERNAL_PORT                     secure node ports (9192-9194)
+#   PRICEPIPE_KAFKA_SECURE_VERSION  Kafka version of the secure node (default 3.9.1: Kafka 4.x
+#     rejects the SCRAM client-final message of librdkafka < 2.6.1, i.e. Debian's 2.0.2 and kcat)
+#   PRICEPIPE_KAFKA_SECURE_USER (pricepipe), PRICEPIPE_KAFKA_SECURE_PASSWORD (default: random,
+#     made at first start)                                     the SCRAM-SHA-512 user
 #   PRICEPIPE_KAFKA_JAVA_OPTS (default "-Xms256m -Xmx512m"), PRICEPIPE_KAFKA_START_TIMEOUT (90),
 #   PRICEPIPE_KAFKA_STOP_TIMEOUT (30)
 #   PRICEPIPE_KAFKA_EXTRA_PROPS  "key=value ..." appended to every node's server.properties at
@@ -54,6 +71,11 @@ SINGLE_PORT=${PRICEPIPE_KAFKA_PORT:-9092}
 SINGLE_CONTROLLER_PORT=${PRICEPIPE_KAFKA_CONTROLLER_PORT:-9093}
 CLUSTER_PORT=${PRICEPIPE_KAFKA_CLUSTER_PORT:-19092}
 CLUSTER_CONTROLLER_PORT=${PRICEPIPE_KAFKA_CLUSTER_CONTROLLER_PORT:-19192}
+SECURE_PORT=${PRICEPIPE_KAFKA_SECURE_PORT:-9192}
+SECURE_CONTROLLER_PORT=${PRICEPIPE_KAFKA_SECURE_CONTROLLER_PORT:-9193}
+SECURE_INTERNAL_PORT=${PRICEPIPE_KAFKA_SECURE_INTERNAL_PORT:-9194}
+SECURE_USER=${PRICEPIPE_KAFKA_SECURE_USER:-pricepipe}
+SECURE_KAFKA_VERSION=${PRICEPIPE_KAFKA_SECURE_VERSION:-3.9.1}
 JAVA_OPTS=${PRICEPIPE_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m}
 START_TIMEOUT=${PRICEPIPE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${PRICEPIPE_KAFKA_STOP_TIMEOUT:-30}
@@ -98,12 +120,25 @@ ensure_libs() {
 
 # ---- layout -----------------------------------------------------------------------------------
 
-mode_dir() { if [[ $NODES == 1 ]]; then echo "$RUN_DIR/single"; else echo "$RUN_DIR/cluster"; fi; }
-node_dir() { if [[ $NODES == 1 ]]; then echo "$RUN_DIR/single"; else echo "$RUN_DIR/cluster/node$1"; fi; }
+# SECURE=yes (--secure) is its own single node, beside the plain single node and the cluster.
+mode_name() { if [[ $SECURE == yes ]]; then echo secure; else echo "$NODES"; fi; }
+mode_flag() { if [[ $SECURE == yes ]]; then echo "--secure"; else echo "--nodes $NODES"; fi; }
+mode_dir() {
+  if [[ $SECURE == yes ]]; then echo "$RUN_DIR/secure"
+  elif [[ $NODES == 1 ]]; then echo "$RUN_DIR/single"; else echo "$RUN_DIR/cluster"; fi
+}
+node_dir() {
+  if [[ $SECURE == yes ]]; then echo "$RUN_DIR/secure"
+  elif [[ $NODES == 1 ]]; then echo "$RUN_DIR/single"; else echo "$RUN_DIR/cluster/node$1"; fi
+}
 node_ids() { if [[ $NODES == 1 ]]; then echo 1; else echo 1 2 3; fi; }
-broker_port() { if [[ $NODES == 1 ]]; then echo "$SINGLE_PORT"; else echo $((CLUSTER_PORT + $1 - 1)); fi; }
+broker_port() {
+  if [[ $SECURE == yes ]]; then echo "$SECURE_PORT"
+  elif [[ $NODES == 1 ]]; then echo "$SINGLE_PORT"; else echo $((CLUSTER_PORT + $1 - 1)); fi
+}
 controller_port() {
-  if [[ $NODES == 1 ]]; then echo "$SINGLE_CONTROLLER_PORT"; else echo $((CLUSTER_CONTROLLER_PORT + $1 - 1)); fi
+  if [[ $SECURE == yes ]]; then echo "$SECURE_CONTROLLER_PORT"
+  elif [[ $NODES == 1 ]]; then echo "$SINGLE_CONTROLLER_PORT"; else echo $((CLUSTER_CONTROLLER_PORT + $1 - 1)); fi
 }
 bootstrap_servers() {
   local n out=()
@@ -148,8 +183,8 @@ port_in_use() { timeout 2 bash -c ": </dev/tcp/$HOST/$1" 2>/dev/null; }
 
 lock_mode() {
   mkdir -p "$RUN_DIR"
-  exec 9>"$RUN_DIR/.lock-$NODES"
-  flock -w 300 9 || die "timed out waiting for another kafka.sh on --nodes $NODES"
+  exec 9>"$RUN_DIR/.lock-$(mode_name)"
+  flock -w 300 9 || die "timed out waiting for another kafka.sh on $(mode_flag)"
 }
 unlock_mode() { exec 9>&-; }
 
@@ -162,6 +197,7 @@ random_uuid() {  # a Kafka Uuid: 16 random bytes, base64url without padding, not
 }
 
 write_config() {
+  if [[ $SECURE == yes ]]; then write_secure_config; return; fi
   local n=$1 dir rf isr
   dir=$(node_dir "$n")
   if [[ $NODES == 1 ]]; then rf=1; isr=1; else rf=3; isr=2; fi
@@ -193,6 +229,108 @@ EOF
   cp "$LOG4J_CONF" "$dir/log4j2.properties"
 }
 
+# ---- secure node ------------------------------------------------------------------------------
+
+# Makes, once, what the secure node needs: a CA, the broker's key and certificate signed by it
+# (PEM; SAN 127.0.0.1 and localhost, as librdkafka checks the host name), the SCRAM password,
+# and client.properties. They live as long as the node's data: the user is in its metadata log.
+ensure_secure_material() {
+  local dir tls pw
+  dir=$(mode_dir)
+  tls=$dir/tls
+  mkdir -p "$tls"
+  if [[ ! -f $tls/broker.pem || ! -f $tls/ca.pem ]]; then
+    command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+    (
+      umask 077
+      set -e
+      cd "$tls"
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+        -subj "/CN=pricepipe test CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign"
+      openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=$HOST"
+      printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:$HOST,DNS:localhost" >broker.ext
+      openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile broker.ext -out broker.crt
+      # Kafka's PEM keystore: an unencrypted PKCS#8 key, then the certificate chain.
+      openssl pkcs8 -topk8 -nocrypt -in broker.key -out broker.p8
+      cat broker.p8 broker.crt ca.pem >broker.pem.tmp
+      mv broker.pem.tmp broker.pem
+      rm -f broker.csr broker.ext broker.p8
+      chmod 644 ca.pem
+    ) >"$dir/openssl.log" 2>&1 || { tail -n 20 "$dir/openssl.log" >&2; die "openssl could not make the certificates"; }
+    msg "made a CA and a broker certificate in $tls"
+  fi
+  if [[ ! -f $dir/client.properties ]]; then
+    [[ ! -f $dir/data/meta.properties ]] ||
+      die "$dir/client.properties is missing but the node is formatted: run '$0 reset --secure'"
+    # The SCRAM credential syntax has no quoting: keep to letters, digits and . _ -
+    pw=${PRICEPIPE_KAFKA_SECURE_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr '+/' 'xy')}
+    [[ $pw =~ ^[A-Za-z0-9._-]+$ ]] || die "PRICEPIPE_KAFKA_SECURE_PASSWORD may only hold A-Z a-z 0-9 . _ -"
+    (
+      umask 077
+      printf '%s\n' "security.protocol=SASL_SSL" "sasl.mechanism=SCRAM-SHA-512" \
+        "sasl.username=$SECURE_USER" "sasl.password=$pw" "ssl.ca.location=$tls/ca.pem" \
+        >"$dir/client.properties.tmp"
+    )
+    mv "$dir/client.properties.tmp" "$dir/client.properties"
+  fi
+}
+
+# The secure node runs its own Kafka version (its jars in their own cache directory).
+use_secure_version() {
+  KAFKA_VERSION=$SECURE_KAFKA_VERSION
+  KAFKA_DIR=$CACHE_DIR/kafka-$KAFKA_VERSION
+  LIBS_DIR=$KAFKA_DIR/libs
+}
+
+secure_prop() { sed -n "s/^$1=//p" "$(mode_dir)/client.properties"; }
+
+write_secure_config() {
+  local dir tls
+  dir=$(mode_dir)
+  tls=$dir/tls
+  ensure_secure_material
+  if [[ -f $dir/data/meta.properties && -f $dir/kafka.version && $(<"$dir/kafka.version") != "$KAFKA_VERSION" ]]; then
+    die "$dir was formatted by Kafka $(<"$dir/kafka.version"), not $KAFKA_VERSION: run '$0 reset --secure'"
+  fi
+  mkdir -p "$dir/data" "$dir/logs"
+  echo "$KAFKA_VERSION" >"$dir/kafka.version"
+  cat >"$dir/server.properties" <<EOF
+# Written by scripts/kafka.sh on each start; edits are lost.
+process.roles=broker,controller
+node.id=1
+listeners=SASL_SSL://$HOST:$SECURE_PORT,INTERNAL://$HOST:$SECURE_INTERNAL_PORT,CONTROLLER://$HOST:$SECURE_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$HOST:$SECURE_PORT,INTERNAL://$HOST:$SECURE_INTERNAL_PORT,CONTROLLER://$HOST:$SECURE_CONTROLLER_PORT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=INTERNAL
+controller.listener.names=CONTROLLER
+controller.quorum.bootstrap.servers=$HOST:$SECURE_CONTROLLER_PORT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+ssl.client.auth=none
+log.dirs=$dir/data
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+EOF
+  local kv
+  for kv in $EXTRA_PROPS; do echo "$kv" >>"$dir/server.properties"; done
+  cp "$LOG4J_CONF" "$dir/log4j2.properties"
+}
+
 # Formats the storage of the given nodes that are not formatted yet (in parallel).
 format_nodes() {
   local mdir cid n dir ids=() pids=() i failed=0
@@ -203,7 +341,7 @@ format_nodes() {
   ((${#ids[@]})) || return 0
   mkdir -p "$mdir"
   if [[ ! -f $mdir/cluster.id ]]; then
-    if ((${#ids[@]} < NODES)); then die "$mdir/cluster.id is missing but some nodes are formatted: run '$0 reset --nodes $NODES'"; fi
+    if ((${#ids[@]} < NODES)); then die "$mdir/cluster.id is missing but some nodes are formatted: run '$0 reset $(mode_flag)'"; fi
     random_uuid >"$mdir/cluster.id"
     if [[ $NODES != 1 ]]; then
       local vs=()
@@ -216,6 +354,8 @@ format_nodes() {
     dir=$(node_dir "$n")
     local quorum=(--standalone)
     [[ $NODES == 1 ]] || quorum=(--initial-controllers "$(<"$mdir/initial-controllers")")
+    [[ $SECURE != yes ]] ||
+      quorum+=(--add-scram "SCRAM-SHA-512=[name=$SECURE_USER,password=$(secure_prop sasl.password)]")
     java -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
       -cp "$LIBS_DIR/*" kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
       "${quorum[@]}" </dev/null >"$dir/format.log" 2>&1 8>&- 9>&- &
@@ -247,10 +387,11 @@ launch_node() {
 
 # True when node N answers a metadata request and lists itself (registered and unfenced).
 node_serves() {
-  local n=$1 port out
+  local n=$1 port out conf=()
   port=$(broker_port "$n")
   port_in_use "$port" || return 1  # fails fast; kcat would wait for its -m timeout
-  out=$(timeout 10 kcat -L -b "$HOST:$port" -m 3 2>/dev/null) || return 1
+  [[ $SECURE != yes ]] || conf=(-F "$(mode_dir)/client.properties")
+  out=$(timeout 10 kcat -L -b "$HOST:$port" -m 3 "${conf[@]}" 2>/dev/null) || return 1
   grep -q "broker $n at $HOST:$port" <<<"$out"
 }
 
@@ -299,7 +440,7 @@ start_nodes() {
   format_nodes "${todo[@]}"
   local t0=$SECONDS
   for n in "${todo[@]}"; do launch_node "$n"; done
-  msg "started node(s) ${todo[*]} (--nodes $NODES), waiting up to ${START_TIMEOUT}s"
+  msg "started node(s) ${todo[*]} ($(mode_flag)), waiting up to ${START_TIMEOUT}s"
 
   local deadline=$((SECONDS + START_TIMEOUT)) pending=("${todo[@]}") still
   while :; do
@@ -377,13 +518,14 @@ stop_nodes() {
     done
   done
   [[ $killed == no ]] || sig="TERM, then SIGKILL"
-  msg "stopped node(s) ${ids[*]} (--nodes $NODES, SIG$sig) in $((SECONDS - t0))s"
+  msg "stopped node(s) ${ids[*]} ($(mode_flag), SIG$sig) in $((SECONDS - t0))s"
 }
 
 # ---- commands ---------------------------------------------------------------------------------
 
 NODES=1
 NODES_ARG=""
+SECURE=no
 NODE=""
 LINES=100
 WIPE=no
@@ -398,6 +540,7 @@ parse_args() {
       --node=*) NODE=${1#*=}; shift ;;
       --lines|-n) LINES=${2:?--lines needs a number}; shift 2 ;;
       --wipe) WIPE=yes; shift ;;
+      --secure) SECURE=yes; shift ;;
       -h|--help) usage 0 ;;
       -*) die "unknown option $1" ;;
       *) POS+=("$1"); shift ;;
@@ -408,6 +551,8 @@ parse_args() {
     all) [[ $CMD == stop || $CMD == reset ]] || die "--nodes all only works with stop and reset" ;;
     *) die "--nodes must be 1 or 3 (or all for stop/reset)" ;;
   esac
+  if [[ $SECURE == yes && ${NODES_ARG:-1} != 1 ]]; then die "--secure is a single node: no --nodes $NODES_ARG"; fi
+  if [[ $SECURE == yes ]]; then use_secure_version; fi
 }
 
 modes() { if [[ $NODES_ARG == all ]]; then echo 1 3; else echo "$NODES"; fi; }
@@ -431,6 +576,12 @@ cmd_status() {
     fi
   done
   ((up == total)) || exit 3
+}
+
+cmd_client_conf() {
+  if [[ $SECURE != yes ]]; then echo "security.protocol=PLAINTEXT"; return; fi
+  [[ -f $(mode_dir)/client.properties ]] || die "no $(mode_dir)/client.properties yet: run '$0 start --secure'"
+  cat "$(mode_dir)/client.properties"
 }
 
 cmd_logs() {
@@ -493,7 +644,7 @@ main() {
       one_node_arg
       lock_mode
       if ! node_pid "${POS[0]}" >/dev/null; then
-        msg "node ${POS[0]} (--nodes $NODES) is not running"
+        msg "node ${POS[0]} ($(mode_flag)) is not running"
       elif [[ $CMD == kill-node ]]; then
         STOP_SIGNAL=KILL stop_nodes "${POS[0]}"
       else
@@ -502,6 +653,7 @@ main() {
     status) cmd_status ;;
     logs) cmd_logs ;;
     bootstrap) bootstrap_servers ;;
+    client-conf) cmd_client_conf ;;
     fetch) ensure_libs; msg "jars in $LIBS_DIR" ;;
     classpath) ensure_libs; echo "$LIBS_DIR/*" ;;
     help|-h|--help) usage 0 ;;

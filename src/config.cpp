@@ -37,6 +37,13 @@ std::string trim(const std::string& s) {
   return s.substr(first, last - first + 1);
 }
 
+// parse_ini trims a value and drops one pair of surrounding double quotes; render_config quotes
+// the values that would otherwise change, so its output loads back to the same values.
+std::string ini_value(const std::string& v) {
+  const bool quoted = v.size() >= 2 && v.front() == '"' && v.back() == '"';
+  return quoted || trim(v) != v ? '"' + v + '"' : v;
+}
+
 bool parse_bool(const std::string& v) {
   std::string lower = v;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -345,6 +352,18 @@ bool is_secret_key(const std::string& key) {
   return false;
 }
 
+std::string exposed_secrets_warning(const std::string& path, const RawSettings& file) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return "";
+  std::string keys;
+  for (const auto& [key, raw] : file) {
+    if (is_secret_key(key) && !raw.value.empty()) keys += (keys.empty() ? "" : ", ") + key;
+  }
+  if (keys.empty()) return "";
+  return "config file " + path + " is readable by other users and holds secrets (" + keys +
+         "); chmod o-r " + path;
+}
+
 const std::vector<KeyInfo>& known_keys() {
   static const std::vector<KeyInfo> keys = [] {
     std::vector<KeyInfo> k;
@@ -464,7 +483,7 @@ std::string render_config(const Config& config, bool reveal_secrets) {
     }
     const std::string& value = config.values.at(key);
     out << key.substr(dot + 1) << " = "
-        << (!reveal_secrets && is_secret_key(key) && !value.empty() ? "***" : value) << "\n";
+        << (!reveal_secrets && is_secret_key(key) && !value.empty() ? "***" : ini_value(value)) << "\n";
   }
   return out.str();
 }
@@ -584,6 +603,8 @@ Config ConfigLoader::load() const {
   const RawSettings file = path_.empty() ? RawSettings{} : read_ini_file(path_);
   Config config = build_config(file, command_line_.overrides);
   config.file = path_;
+  const std::string exposed = exposed_secrets_warning(path_, file);
+  if (!exposed.empty()) config.warnings.push_back(exposed);
   return config;
 }
 

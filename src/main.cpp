@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     ConfigLoader loader(std::move(command_line));
     Config config = loader.load();
     if (loader.path().empty()) spdlog::info("no config file found; using defaults and the command line");
+    for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
     if (check_config) {
       std::cout << render_config(config);
       return exit_code::kOk;

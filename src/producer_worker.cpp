@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "pricepipe/event.hpp"
 #include "pricepipe/generator.hpp"
@@ -15,6 +16,10 @@ namespace pricepipe {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How long the queue must stay full before the wait is logged: short waits are normal at
+// full speed, a long one means the broker is slow or gone.
+constexpr auto kQueueFullReport = std::chrono::seconds(5);
 
 // Counts delivery reports; runs on the producer thread inside poll()/flush().
 class DeliveryCounter : public RdKafka::DeliveryReportCb {
@@ -122,6 +127,7 @@ void ProducerWorker::run() {
   std::string payload;
   std::string key;
   std::uint64_t produced = 0;
+  bool waiting_logged = false;  // the current full-queue wait was reported
   auto check_fatal = [&] {
     if (events.fatal()) {
       std::string reason;
@@ -162,16 +168,30 @@ void ProducerWorker::run() {
       const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch()).count();
       bool queued = false;
+      std::optional<Clock::time_point> full_since;
       while (!queued) {
         const RdKafka::ErrorCode err = producer->produce(
             topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
             payload.size(), key.data(), key.size(), timestamp, nullptr);
         if (err == RdKafka::ERR_NO_ERROR) {
           queued = true;
+          if (waiting_logged) {
+            spdlog::info("producer: the queue drains again; producing");
+            waiting_logged = false;
+          }
         } else if (err != RdKafka::ERR__QUEUE_FULL) {
           throw KafkaError("produce failed: " + RdKafka::err2str(err));
         } else {
           // Backpressure: the local queue is full, so serve delivery reports until it drains.
+          // Memory stays bounded by librdkafka's queue.buffering.max.* however long it lasts.
+          if (!full_since) full_since = Clock::now();
+          if (!waiting_logged && Clock::now() - *full_since >= kQueueFullReport) {
+            spdlog::warn("producer: librdkafka's queue has been full for {} s ({} events waiting for the "
+                         "broker); waiting",
+                         std::chrono::duration_cast<std::chrono::seconds>(kQueueFullReport).count(),
+                         producer->outq_len());
+            waiting_logged = true;
+          }
           producer->poll(50);
           heartbeat();
           check_fatal();

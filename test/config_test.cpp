@@ -343,3 +343,40 @@ TEST_CASE("render_config masks secrets and lists every key", "[unit][config]") {
   const Config again = build_config(parse_ini(render_config(c, true), "rendered"), {});
   CHECK(changed_keys(c, again).empty());
 }
+
+#include <sys/stat.h>  // chmod, for the test below
+
+TEST_CASE("a config file readable by others that holds a secret gets a warning", "[unit][config]") {
+  char path[] = "/tmp/pricepipe-secrets-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  {
+    std::ofstream f(path);
+    f << "[kafka]\nbrokers = b:9092\n[librdkafka]\nsasl.username = alice\nsasl.password = hunter2\n";
+  }
+  const RawSettings file = read_ini_file(path);
+  REQUIRE(chmod(path, 0644) == 0);
+  const std::string warning = exposed_secrets_warning(path, file);
+  CHECK_THAT(warning, Catch::Contains(std::string("config file ") + path + " is readable by other users"));
+  CHECK_THAT(warning, Catch::Contains("(librdkafka.sasl.password)"));
+  CHECK_THAT(warning, Catch::Contains(std::string("chmod o-r ") + path));
+  CHECK(warning.find("hunter2") == std::string::npos);
+  // The loader reports it with the config.
+  CommandLine command_line;
+  command_line.config_path = path;
+  const Config loaded = ConfigLoader(command_line).load();
+  REQUIRE(loaded.warnings.size() == 1);
+  CHECK(loaded.warnings[0] == warning);
+  // Not readable by others, no secret, or an empty secret: no warning.
+  CHECK(chmod(path, 0640) == 0);
+  CHECK(exposed_secrets_warning(path, file).empty());
+  CHECK(ConfigLoader(command_line).load().warnings.empty());
+  CHECK(chmod(path, 0604) == 0);
+  CHECK_FALSE(exposed_secrets_warning(path, file).empty());
+  CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.username", "alice")).empty());
+  CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "")).empty());
+  CHECK(exposed_secrets_warning("", file).empty());
+  CHECK(exposed_secrets_warning("/nonexistent/pricepipe.conf", file).empty());
+  std::remove(path);
+}

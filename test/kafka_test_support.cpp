@@ -140,3 +140,26 @@ BrokerGuard::~BrokerGuard() {
 }
 
 }  // namespace pricepipe::test
+
+namespace pricepipe::test {
+
+std::string test_secure_brokers() {
+  const char* env = std::getenv("PRICEPIPE_TEST_SECURE_BROKERS");
+  return env ? env : "127.0.0.1:9192";
+}
+
+std::map<std::string, std::string> secure_client_settings() {
+  const auto r = run_process({"bash", source_dir() + "/scripts/kafka.sh", "client-conf", "--secure"},
+                             std::chrono::seconds(30));
+  INFO("kafka.sh stderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, std::string> settings;
+  for (const auto& line : split_lines(r.out)) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) settings[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  REQUIRE(!settings["sasl.password"].empty());
+  return settings;
+}
+
+}  // namespace pricepipe::test

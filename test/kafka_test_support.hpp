@@ -82,3 +82,16 @@ class BrokerGuard {
 };
 
 }  // namespace pricepipe::test
+
+#include <map>
+
+namespace pricepipe::test {
+
+// Bootstrap servers of the secure broker (`scripts/kafka.sh start --secure`: SASL_SSL with a
+// SCRAM-SHA-512 user): PRICEPIPE_TEST_SECURE_BROKERS or 127.0.0.1:9192.
+std::string test_secure_brokers();
+// Its librdkafka client settings, from `scripts/kafka.sh client-conf --secure`:
+// security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location.
+std::map<std::string, std::string> secure_client_settings();
+
+}  // namespace pricepipe::test

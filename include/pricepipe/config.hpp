@@ -97,6 +97,8 @@ struct Config {
   std::map<std::string, std::string> values;
   // The config file these came from, empty when only defaults and the command line apply.
   std::string file;
+  // Problems worth a warning in the log that do not stop loading (see exposed_secrets_warning).
+  std::vector<std::string> warnings;
 };
 
 // A configuration problem a user can act on. `exit_code` is 64 for a bad command line and 78
@@ -132,6 +134,11 @@ Config build_config(const RawSettings& file, const RawSettings& overrides);
 // "secret" or "key" are shown as *** unless `reveal_secrets`.
 std::string render_config(const Config& config, bool reveal_secrets = false);
 bool is_secret_key(const std::string& key);
+
+// A warning naming `path` and the keys when the file is readable by other users (S_IROTH) and
+// `file`, the settings read from it, gives a secret key (is_secret_key) a non-empty value;
+// empty otherwise (also when `path` cannot be stat'ed).
+std::string exposed_secrets_warning(const std::string& path, const RawSettings& file);
 
 // Keys whose effective value differs, sorted.
 std::vector<std::string> changed_keys(const Config& before, const Config& after);
