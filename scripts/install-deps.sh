@@ -15,6 +15,7 @@ test_packages=(
   kcat python3 python3-venv curl ca-certificates procps bc time
   openjdk-17-jre-headless maven
   docker-compose systemd
+  clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
 )
 
 case "${1:-all}" in

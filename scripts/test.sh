@@ -4,6 +4,7 @@
 # directory. Tests that need a real Kafka broker start and stop it themselves (CTest
 # fixtures around scripts/kafka.sh).
 #   scripts/test.sh            everything (what CI runs), after a tiny scripts/bench.sh run
+#                              and scripts/fuzz.sh (30 s per fuzz target)
 #   scripts/test.sh --quick    the normal build only
 #   scripts/test.sh -- ARGS    extra ctest arguments, e.g. -- -L unit
 set -euo pipefail
@@ -26,6 +27,9 @@ if [ "${#variants[@]}" -gt 1 ]; then
   # The benchmark script must keep working; a tiny run checks that (its figures mean nothing).
   echo "== benchmark smoke run (scripts/bench.sh --count 2000)" >&2
   bash scripts/bench.sh --count 2000 >&2
+  # Bounded libFuzzer runs of the decoder and the config parser (clang, build-fuzz/).
+  echo "== fuzzing (scripts/fuzz.sh 30)" >&2
+  bash scripts/fuzz.sh 30
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

@@ -17,13 +17,13 @@
 #include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/restart_policy.hpp"
+#include "pricepipe/worker.hpp"
 
 namespace pricepipe {
 
 class ConsumerWorker;
 class MockCluster;
 class ProducerWorker;
-class Worker;
 
 class Supervisor {
  public:
