@@ -12,7 +12,7 @@ build_packages=(
   libsystemd-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
 )
 test_packages=(
-  kcat python3 python3-venv curl ca-certificates procps bc time
+  kcat python3 python3-venv curl ca-certificates openssl procps bc time
   openjdk-17-jre-headless maven
   docker-compose systemd
   clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
