@@ -140,24 +140,32 @@ for f in pricepipe kcat python; do
 done
 
 # ---- latency ----------------------------------------------------------------------------------
+# Twice per rate: with the shipped settings (librdkafka's defaults: the throughput setting) and
+# with the latency setting of supervisor.conf's comments (producer linger.ms=0).
 latency=()
-for rate in 1000 10000 100000; do
-  n=$((rate * 5))
-  [ "$n" -le "$count" ] || n=$count
-  t=$(topic "latency-$rate")
-  # The consumer joins its group first, so the figures measure the pipeline, not the join.
-  "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.group_id="lat-$run_id-$rate" \
-    --producer.enabled=false --consumer.exit_after="$n" --log.stats_interval_s=0 > /dev/null 2> "$work/latency-$rate.err" &
-  consumer=$!
-  for _ in $(seq 1 300); do
-    grep -q "assigned partitions" "$work/latency-$rate.err" && break
-    sleep 0.1
+for setting in default latency; do
+  producer_args=()
+  [ "$setting" = default ] || producer_args=(--librdkafka.producer.linger.ms=0)
+  for rate in 1000 10000 100000; do
+    n=$((rate * 5))
+    [ "$n" -le "$count" ] || n=$count
+    t=$(topic "latency-$setting-$rate")
+    err="$work/latency-$setting-$rate.err"
+    # The consumer joins its group first, so the figures measure the pipeline, not the join.
+    "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
+      --consumer.group_id="lat-$run_id-$setting-$rate" --producer.enabled=false --consumer.exit_after="$n" \
+      --log.stats_interval_s=0 > /dev/null 2> "$err" &
+    consumer=$!
+    for _ in $(seq 1 300); do
+      grep -q "assigned partitions" "$err" && break
+      sleep 0.1
+    done
+    "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.enabled=false \
+      --producer.rate="$rate" --producer.count="$n" --log.level=warn --log.stats_interval_s=0 "${producer_args[@]}"
+    wait "$consumer"
+    line=$(grep -o 'latency_p50_ms=[0-9.]* latency_p99_ms=[0-9.]* latency_p999_ms=[0-9.]*' "$err" | tail -1)
+    latency+=("$setting|$rate|$line")
   done
-  "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.enabled=false \
-    --producer.rate="$rate" --producer.count="$n" --log.level=warn --log.stats_interval_s=0
-  wait "$consumer"
-  line=$(grep -o 'latency_p50_ms=[0-9.]* latency_p99_ms=[0-9.]* latency_p999_ms=[0-9.]*' "$work/latency-$rate.err" | tail -1)
-  latency+=("$rate|$line")
 done
 
 codec=$(build-bench/codec_bench 2000000 | tr '\n' ' ')
@@ -181,7 +189,10 @@ codec=$(build-bench/codec_bench 2000000 | tr '\n' ' ')
   done
   echo
   echo "pricepipe produce-to-print latency (end to end, histogram estimate):"
-  for row in "${latency[@]}"; do echo "  rate ${row%%|*}/s: ${row#*|}"; done
+  for row in "${latency[@]}"; do
+    IFS='|' read -r setting rate figures <<< "$row"
+    printf '  %-8s setting, rate %6s/s: %s\n' "$setting" "$rate" "$figures"
+  done
   echo
   echo "codec per event: $codec"
 } | tee "$work/table.txt"
