@@ -212,6 +212,16 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 controller.quorum.bootstrap.servers=$(controller_servers)
+EOF
+  write_common_config "$dir" "$rf" "$isr"
+}
+
+# Appends what every node's server.properties shares (data dir; internal topics with
+# replication factor $2 and min ISR $3), then PRICEPIPE_KAFKA_EXTRA_PROPS, and puts the log4j
+# config beside it.
+write_common_config() {
+  local dir=$1 rf=$2 isr=$3 kv
+  cat >>"$dir/server.properties" <<EOF
 log.dirs=$dir/data
 num.partitions=3
 default.replication.factor=$rf
@@ -224,7 +234,6 @@ share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 EOF
-  local kv
   for kv in $EXTRA_PROPS; do echo "$kv" >>"$dir/server.properties"; done
   cp "$LOG4J_CONF" "$dir/log4j2.properties"
 }
@@ -314,21 +323,8 @@ ssl.keystore.location=$tls/broker.pem
 ssl.truststore.type=PEM
 ssl.truststore.location=$tls/ca.pem
 ssl.client.auth=none
-log.dirs=$dir/data
-num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
 EOF
-  local kv
-  for kv in $EXTRA_PROPS; do echo "$kv" >>"$dir/server.properties"; done
-  cp "$LOG4J_CONF" "$dir/log4j2.properties"
+  write_common_config "$dir" 1 1
 }
 
 # Formats the storage of the given nodes that are not formatted yet (in parallel).

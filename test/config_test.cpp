@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pricepipe/config.hpp"
@@ -39,6 +40,16 @@ CommandLine parse(std::vector<std::string> args) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   return parse_command_line(static_cast<int>(argv.size()), argv.data());
+}
+
+// A new file under /tmp holding `text`; the caller removes it.
+std::string temp_file(const std::string& prefix, const std::string& text) {
+  std::string path = "/tmp/" + prefix + "-XXXXXX";
+  const int fd = mkstemp(path.data());
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << text;
+  return path;
 }
 
 std::string read_file(const std::string& path) {
@@ -270,14 +281,7 @@ TEST_CASE("a missing config file is a config error", "[unit][config]") {
 }
 
 TEST_CASE("the command line wins over the file and reload keeps it", "[unit][config]") {
-  char path[] = "/tmp/pricepipe-config-test-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  {
-    std::ofstream f(path);
-    f << "[producer]\nrate = 5\ncount = 7\n";
-  }
+  const std::string path = temp_file("pricepipe-config-test", "[producer]\nrate = 5\ncount = 7\n");
   const CommandLine cl = parse({"--config", path, "--producer.rate=100", "--librdkafka.linger.ms=3"});
   ConfigLoader loader(cl);
   Config c = loader.load();
@@ -293,7 +297,7 @@ TEST_CASE("the command line wins over the file and reload keeps it", "[unit][con
   CHECK(reloaded.producer.rate == 100);
   CHECK(reloaded.producer.count == 8);
   CHECK(changed_keys(c, reloaded) == std::vector<std::string>{"producer.count"});
-  std::remove(path);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("command-line errors exit 64", "[unit][config]") {
@@ -344,19 +348,13 @@ TEST_CASE("render_config masks secrets and lists every key", "[unit][config]") {
   CHECK(changed_keys(c, again).empty());
 }
 
-#include <sys/stat.h>  // chmod, for the test below
 
 TEST_CASE("a config file readable by others that holds a secret gets a warning", "[unit][config]") {
-  char path[] = "/tmp/pricepipe-secrets-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  {
-    std::ofstream f(path);
-    f << "[kafka]\nbrokers = b:9092\n[librdkafka]\nsasl.username = alice\nsasl.password = hunter2\n";
-  }
+  const std::string path = temp_file("pricepipe-secrets",
+                                     "[kafka]\nbrokers = b:9092\n[librdkafka]\nsasl.username = alice\n"
+                                     "sasl.password = hunter2\n");
   const RawSettings file = read_ini_file(path);
-  REQUIRE(chmod(path, 0644) == 0);
+  REQUIRE(chmod(path.c_str(), 0644) == 0);
   const std::string warning = exposed_secrets_warning(path, file);
   CHECK_THAT(warning, Catch::Contains(std::string("config file ") + path + " is readable by other users"));
   CHECK_THAT(warning, Catch::Contains("(librdkafka.sasl.password)"));
@@ -369,14 +367,14 @@ TEST_CASE("a config file readable by others that holds a secret gets a warning",
   REQUIRE(loaded.warnings.size() == 1);
   CHECK(loaded.warnings[0] == warning);
   // Not readable by others, no secret, or an empty secret: no warning.
-  CHECK(chmod(path, 0640) == 0);
+  CHECK(chmod(path.c_str(), 0640) == 0);
   CHECK(exposed_secrets_warning(path, file).empty());
   CHECK(ConfigLoader(command_line).load().warnings.empty());
-  CHECK(chmod(path, 0604) == 0);
+  CHECK(chmod(path.c_str(), 0604) == 0);
   CHECK_FALSE(exposed_secrets_warning(path, file).empty());
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.username", "alice")).empty());
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "")).empty());
   CHECK(exposed_secrets_warning("", file).empty());
   CHECK(exposed_secrets_warning("/nonexistent/pricepipe.conf", file).empty());
-  std::remove(path);
+  std::remove(path.c_str());
 }
