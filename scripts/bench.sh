@@ -2,7 +2,10 @@
 # Benchmarks pricepipe against the tools a user would otherwise pick, on the same local broker
 # in the same run, each contender on a fresh 3-partition topic with the same N events and
 # acks=all, and prints one table. Figures are never pass/fail.
-#   scripts/bench.sh [--count N]      N events per contender (default 1000000)
+#   scripts/bench.sh [--count N] [--build-dir DIR]
+#     --count N        events per contender (default 1000000)
+#     --build-dir DIR  use the pricepipe and codec_bench already built in DIR instead of a
+#                      Release build in build-bench/ (the test script's smoke run uses build/)
 # Contenders: producer throughput of pricepipe (producer only), kcat -P, Kafka's
 # ProducerPerformance and a kafka-python producer (the pipeline pricepipe replaces); consumer
 # throughput to a file of pricepipe (consumer only), kcat -C and a kafka-python consumer;
@@ -12,17 +15,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 count=1000000
+build_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count=$2; shift ;;
     --count=*) count=${1#*=} ;;
-    *) echo "usage: $0 [--count N]" >&2; exit 64 ;;
+    --build-dir) build_dir=$2; shift ;;
+    --build-dir=*) build_dir=${1#*=} ;;
+    *) echo "usage: $0 [--count N] [--build-dir DIR]" >&2; exit 64 ;;
   esac
   shift
 done
 
 bash scripts/install-deps.sh
-CMAKE_BUILD_TYPE=Release bash scripts/build.sh build-bench -DPRICEPIPE_BUILD_TESTS=OFF >&2
+if [ -z "$build_dir" ]; then
+  build_dir=build-bench
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh "$build_dir" -DPRICEPIPE_BUILD_TESTS=OFF >&2
+fi
+[ -x "$build_dir/pricepipe" ] && [ -x "$build_dir/codec_bench" ] ||
+  { echo "bench: no pricepipe and codec_bench in $build_dir" >&2; exit 66; }
 # Leave the broker as found: stop it at the end only if this run started it.
 started_broker=0
 bash scripts/kafka.sh status >/dev/null 2>&1 || started_broker=1
@@ -41,7 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 run_id=$(date +%s)-$$
-pp=build-bench/pricepipe
+pp=$build_dir/pricepipe
 
 # The same events for every producer: pricepipe's own format, one per line.
 python3 - "$count" > "$work/events.txt" <<'PY'
@@ -168,7 +179,7 @@ for setting in default latency; do
   done
 done
 
-codec=$(build-bench/codec_bench 2000000 | tr '\n' ' ')
+codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
 
 # ---- the table --------------------------------------------------------------------------------
 {
