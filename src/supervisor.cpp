@@ -252,8 +252,13 @@ void Supervisor::reload() {
     static_cast<ProducerWorker&>(*producer_.worker).update_live(config_);
   }
   if (consumer_restart) restart_for_reload(consumer_, config_.consumer.enabled);
-  spdlog::info("reload: applied{}{}", producer_restart ? "; producer restarted" : "",
-               consumer_restart ? "; consumer restarted" : "");
+  // A worker the new configuration disables is stopped, not restarted: say which.
+  const auto outcome = [](bool restarted, bool enabled, const char* name) {
+    if (!restarted) return std::string();
+    return fmt::format("; {} {}", name, enabled ? "restarted" : "stopped (disabled)");
+  };
+  spdlog::info("reload: applied{}{}", outcome(producer_restart, config_.producer.enabled, "producer"),
+               outcome(consumer_restart, config_.consumer.enabled, "consumer"));
 }
 
 bool Supervisor::stop_all() {

@@ -184,6 +184,34 @@ TEST_CASE("50 SIGHUPs that restart both workers while events flow lose and repea
   std::remove(path.c_str());
 }
 
+TEST_CASE("SIGHUP with producer.enabled=false stops the producer and the consumer prints the rest", "[integration]") {
+  const std::string topic = unique_name("hup-off");
+  const std::string path = "/tmp/" + unique_name("pp") + ".conf";
+  std::ofstream(path) << "[producer]\nrate = 500\n";
+  std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 200; }, 60s));
+  std::ofstream(path) << "[producer]\nrate = 500\nenabled = false\n";
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
+    return err.find("reload: applied; producer stopped (disabled)") != std::string::npos;
+  }, 60s));
+  // The consumer goes on and prints everything the producer wrote.
+  const auto in_topic = [&] { return kcat_read(test_brokers(), topic).size(); };
+  const std::size_t written = in_topic();
+  REQUIRE(p.read_until([written](const std::string& out, const std::string&) { return complete_lines(out) >= written; },
+                       60s));
+  CHECK(in_topic() == written);  // nothing produced after the reload
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, !Catch::Contains("producer restarted"));
+  require_topic_printed_once(topic, r.out);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("healthz turns 503 while the broker is down and 200 when it is back", "[integration]") {
   BrokerGuard guard;
   const std::string topic = unique_name("health");
