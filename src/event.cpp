@@ -15,13 +15,32 @@
 namespace pricepipe {
 namespace {
 
-// Encoding runs once per event on the hot path, so it allocates nothing: RapidJSON writes into
-// a string buffer whose memory pool lives on the stack, and the price digits are formatted
-// into a local array.
+// Encoding runs once per event on the hot path, so it allocates nothing: RapidJSON writes an
+// event into a fixed array on the stack (an event is at most ~60 bytes: two int64 numbers and
+// fixed text), its nesting stack lives in a memory pool on our stack too, and the price digits
+// are formatted into a local array. The envelope, whose topic and key can be any size, is
+// written into a string buffer in that pool instead, which falls back to the heap if needed.
 constexpr std::size_t kEncodeBufferBytes = 1024;
 using PoolAllocator = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
 using StackStringBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, PoolAllocator>;
-using JsonWriter = rapidjson::Writer<StackStringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, PoolAllocator>;
+
+// A RapidJSON output stream into a fixed array, for output of bounded size.
+class EventBuffer {
+ public:
+  using Ch = char;
+  void Put(char c) {
+    if (size_ < sizeof data_) data_[size_++] = c;
+  }
+  void Flush() {}
+  std::string_view view() const { return {data_, size_}; }
+
+ private:
+  char data_[128];
+  std::size_t size_ = 0;
+};
+
+template <typename Stream>
+using JsonWriter = rapidjson::Writer<Stream, rapidjson::UTF8<>, rapidjson::UTF8<>, PoolAllocator>;
 
 // `ticks` with exactly `decimals` digits after the point, into `out` (at least 32 chars).
 std::size_t format_price_into(std::int64_t ticks, int decimals, char* out) {
@@ -43,7 +62,8 @@ std::size_t format_price_into(std::int64_t ticks, int decimals, char* out) {
   return static_cast<std::size_t>(p - out);
 }
 
-void write_event(JsonWriter& writer, const PriceEvent& event, int decimals) {
+template <typename Stream>
+void write_event(JsonWriter<Stream>& writer, const PriceEvent& event, int decimals) {
   char price[32];
   const std::size_t price_size = format_price_into(event.price_ticks, decimals, price);
   writer.StartObject();
@@ -220,12 +240,12 @@ std::optional<std::int64_t> parse_price_ticks(std::string_view text, int decimal
 EventCodec::EventCodec(int price_decimals) : decimals_(price_decimals) {}
 
 void EventCodec::encode(const PriceEvent& event, std::string& out) const {
-  char memory[kEncodeBufferBytes];
+  char memory[256];
   PoolAllocator allocator(memory, sizeof memory);
-  StackStringBuffer buffer(&allocator, 64);
-  JsonWriter writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
+  EventBuffer buffer;
+  JsonWriter<EventBuffer> writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
   write_event(writer, event, decimals_);
-  out.append(buffer.GetString(), buffer.GetSize());
+  out.append(buffer.view());
 }
 
 std::string EventCodec::encode(const PriceEvent& event) const {
@@ -240,7 +260,7 @@ void EventCodec::encode_envelope(const EventEnvelope& envelope, const PriceEvent
   char memory[kEncodeBufferBytes];
   PoolAllocator allocator(memory, sizeof memory);
   StackStringBuffer buffer(&allocator, 256);
-  JsonWriter writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
+  JsonWriter<StackStringBuffer> writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
   writer.StartObject();
   writer.Key("topic");
   writer.String(envelope.topic.data(), static_cast<rapidjson::SizeType>(envelope.topic.size()));

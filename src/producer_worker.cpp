@@ -110,6 +110,12 @@ void ProducerWorker::run() {
       });
   if (!topic_ready) return;
 
+  // One topic handle for the worker's life: producing by topic name makes librdkafka look the
+  // topic up under its handle-wide lock for every event. Declared after the producer, so it
+  // is destroyed first, as librdkafka requires.
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer.get(), config_.kafka.topic, nullptr, errstr));
+  if (!topic) throw KafkaError("cannot create the topic handle for " + config_.kafka.topic + ": " + errstr);
+
   EventGenerator generator(initial.generator);
   EventCodec codec(initial.generator.price_decimals);
   RateLimiter limiter(initial.rate, Clock::now());
@@ -123,7 +129,6 @@ void ProducerWorker::run() {
                initial.rate == 0 ? std::string("unlimited") : fmt::format("{}", initial.rate),
                count ? fmt::format(", count {}", count) : std::string(), generator.seed());
 
-  const std::string& topic = config_.kafka.topic;
   std::string payload;
   std::string key;
   std::uint64_t produced = 0;
@@ -156,23 +161,25 @@ void ProducerWorker::run() {
         spdlog::info("producer: applied new generator and rate settings (rate {}/s)", limiter.rate());
         if (nothing_left) break;
       }
-      const auto wait = limiter.reserve(Clock::now());
-      if (wait > Clock::duration::zero()) {
-        heartbeat();
-        if (!sleep_for(wait)) break;
+      if (limiter.rate() > 0) {  // unlimited: no clock read per event
+        const auto wait = limiter.reserve(Clock::now());
+        if (wait > Clock::duration::zero()) {
+          heartbeat();
+          if (!sleep_for(wait)) break;
+        }
       }
       const PriceEvent event = generator.next();
       payload.clear();
       codec.encode(event, payload);
       key = std::to_string(event.match);
-      const auto timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
       bool queued = false;
       std::optional<Clock::time_point> full_since;
       while (!queued) {
-        const RdKafka::ErrorCode err = producer->produce(
-            topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload.data(),
-            payload.size(), key.data(), key.size(), timestamp, nullptr);
+        // No timestamp given: librdkafka stamps the message with the wall clock as it is
+        // created (CreateTime), which is the event's creation time.
+        const RdKafka::ErrorCode err =
+            producer->produce(topic.get(), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                              payload.data(), payload.size(), key.data(), key.size(), nullptr);
         if (err == RdKafka::ERR_NO_ERROR) {
           queued = true;
           if (waiting_logged) {

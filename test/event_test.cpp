@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <regex>
 
 #include "pricepipe/event.hpp"
@@ -35,6 +36,17 @@ TEST_CASE("encode writes match then price with fixed decimals", "[unit][event]")
   CHECK(EventCodec(0).encode({7, 12}) == R"({"match":7,"price":12})");
   CHECK(EventCodec(6).encode({7, 1}) == R"({"match":7,"price":0.000001})");
   CHECK(EventCodec(6).encode({7, 1000000000000000000LL}) == R"({"match":7,"price":1000000000000.000000})");
+}
+
+TEST_CASE("encode appends to the caller's string and never truncates the widest event", "[unit][event]") {
+  // The event is written through a fixed array; the widest int64 fields must still fit whole.
+  constexpr std::int64_t kWidest = std::numeric_limits<std::int64_t>::max();
+  std::string out = "before|";
+  EventCodec(6).encode({kWidest, kWidest}, out);
+  CHECK(out == R"(before|{"match":9223372036854775807,"price":9223372036854.775807})");
+  out.clear();
+  EventCodec(0).encode({kWidest, -kWidest}, out);
+  CHECK(out == R"({"match":9223372036854775807,"price":-9223372036854775807})");
 }
 
 TEST_CASE("format_price never uses exponent form", "[unit][event]") {

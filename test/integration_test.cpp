@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -33,10 +34,16 @@ std::set<Record> as_set(const std::vector<Record>& records) { return {records.be
 
 TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe printed", "[integration]") {
   const std::string topic = unique_name("e2e");
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t started_ms = wall_ms();
   const auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
                                       {"--consumer.output=envelope", "--producer.rate=0", "--producer.count=20000",
                                        "--consumer.exit_after=20000"}),
                              300s);
+  const std::int64_t ended_ms = wall_ms();
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   REQUIRE(r.exit_code == 0);
@@ -46,6 +53,12 @@ TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe pri
   CHECK(in_topic.size() == 20000);
   CHECK(as_set(printed).size() == printed.size());  // nothing printed twice
   CHECK(as_set(printed) == as_set(in_topic));       // nothing missing, nothing extra
+  // Each record carries its creation time: stamped while the daemon ran.
+  for (const auto& rec : in_topic) {
+    INFO("partition " << rec.partition << " offset " << rec.offset);
+    CHECK(rec.timestamp_ms >= started_ms);
+    CHECK(rec.timestamp_ms <= ended_ms);
+  }
   CHECK(kcat_partition_count(test_brokers(), topic) == 3);
   CHECK_THAT(r.err, Catch::Contains("created topic " + topic + " with 3 partitions"));
 }
