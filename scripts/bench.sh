@@ -83,9 +83,11 @@ record() {  # record LABEL KIND NAME: one row from $work/NAME.time
 }
 
 echo "bench: $count events per contender, broker $brokers" >&2
-# Warm the broker's JVM up first, so the first contender does not pay for its JIT.
+# Warm the broker's JVM up first, so the first contender does not pay for its JIT, and with an
+# idempotent producer, so it does not pay for the broker's first producer-id allocation either
+# ("Coordinator load in progress" retries, seen as +0.5 s on pricepipe's producer row).
 t=$(topic warmup)
-kcat -P -b "$brokers" -t "$t" -X acks=all -l "$work/events.txt"
+kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -l "$work/events.txt"
 kcat -C -b "$brokers" -t "$t" -o beginning -e -q > /dev/null
 
 # ---- producers --------------------------------------------------------------------------------
@@ -158,7 +160,8 @@ for setting in default latency; do
   producer_args=()
   [ "$setting" = default ] || producer_args=(--librdkafka.producer.linger.ms=0)
   for rate in 1000 10000 100000; do
-    n=$((rate * 5))
+    # 10 s per rate: in 5 s runs a single broker hiccup of ~100 ms decided the p99.
+    n=$((rate * 10))
     [ "$n" -le "$count" ] || n=$count
     t=$(topic "latency-$setting-$rate")
     err="$work/latency-$setting-$rate.err"
