@@ -21,10 +21,12 @@ namespace {
 // are formatted into a local array. The envelope, whose topic and key can be any size, is
 // written into a string buffer in that pool instead, which falls back to the heap if needed.
 constexpr std::size_t kEncodeBufferBytes = 1024;
+constexpr std::size_t kEventPoolBytes = 256;  // the writer's nesting stack only (depth 2)
 using PoolAllocator = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
 using StackStringBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, PoolAllocator>;
 
-// A RapidJSON output stream into a fixed array, for output of bounded size.
+// A RapidJSON output stream into a fixed array, for output of bounded size. An event fits with
+// room to spare (the "encode ... widest event" test writes the largest one).
 class EventBuffer {
  public:
   using Ch = char;
@@ -240,7 +242,7 @@ std::optional<std::int64_t> parse_price_ticks(std::string_view text, int decimal
 EventCodec::EventCodec(int price_decimals) : decimals_(price_decimals) {}
 
 void EventCodec::encode(const PriceEvent& event, std::string& out) const {
-  char memory[256];
+  char memory[kEventPoolBytes];
   PoolAllocator allocator(memory, sizeof memory);
   EventBuffer buffer;
   JsonWriter<EventBuffer> writer(buffer, &allocator, 4);  // nesting depth 2; grows if ever needed
