@@ -19,20 +19,44 @@ done
 grep -q 'bash scripts/install-deps.sh build' Dockerfile || fail "Dockerfile does not use install-deps.sh"
 grep -q 'bash scripts/build.sh build' Dockerfile || fail "Dockerfile does not use build.sh"
 
-DESTDIR="$tmp/root" cmake --install "$build_dir" >/dev/null
+# The install layout for both prefixes: /usr (config in /etc/pricepipe, as the README's
+# systemd recipe and the Dockerfile use it) and /usr/local (config in /usr/local/etc). The
+# binary does not depend on the prefix, so the other prefix is a fresh configure with the built
+# binary copied in, rather than a second build.
+dest_of() { echo "$tmp/dest${1//\//_}"; }  # a DESTDIR per prefix
+check_install() {  # PREFIX BUILD_DIR
+  local prefix=$1 build=$2 root sysconf unit
+  root=$(dest_of "$prefix")
+  sysconf=$([ "$prefix" = /usr ] && echo /etc || echo "$prefix/etc")
+  DESTDIR="$root" cmake --install "$build" >/dev/null
+  for f in "$prefix/bin/pricepipe" "$sysconf/pricepipe/supervisor.conf" \
+           "$prefix/lib/systemd/system/pricepipe.service" "$prefix/share/doc/pricepipe/README.md"; do
+    [ -f "$root$f" ] || fail "cmake --install (prefix $prefix) did not install $f"
+  done
+  unit="$root$prefix/lib/systemd/system/pricepipe.service"
+  grep -q "^ExecStart=$prefix/bin/pricepipe --config $sysconf/pricepipe/supervisor.conf$" "$unit" ||
+    fail "the unit installed with prefix $prefix does not start $prefix/bin/pricepipe with $sysconf/pricepipe/supervisor.conf"
+  "$root$prefix/bin/pricepipe" --config "$root$sysconf/pricepipe/supervisor.conf" --check-config >/dev/null ||
+    fail "the installed binary rejects the installed config"
+  echo "check-deploy: cmake --install (DESTDIR, prefix $prefix) puts the binary, $sysconf/pricepipe/supervisor.conf, the unit and README in place" >&2
+}
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build_dir/CMakeCache.txt")
-root="$tmp/root$prefix"
-sysconf=$([ "$prefix" = /usr ] && echo "$tmp/root/etc" || echo "$root/etc")
-for f in "$root/bin/pricepipe" "$sysconf/pricepipe/supervisor.conf" \
-         "$root/lib/systemd/system/pricepipe.service" "$root/share/doc/pricepipe/README.md"; do
-  [ -f "$f" ] || fail "cmake --install did not install ${f#"$tmp/root"}"
-done
+check_install "$prefix" "$build_dir"
+other=$([ "$prefix" = /usr ] && echo /usr/local || echo /usr)
+cmake -S . -B "$tmp/build-other" -G Ninja -DCMAKE_INSTALL_PREFIX="$other" -DPRICEPIPE_BUILD_TESTS=OFF >/dev/null
+cp "$build_dir/pricepipe" "$tmp/build-other/pricepipe"
+check_install "$other" "$tmp/build-other"
+root=$(dest_of "$prefix")$prefix
 unit="$root/lib/systemd/system/pricepipe.service"
-grep -q "^ExecStart=$prefix/bin/pricepipe --config ${sysconf#"$tmp/root"}/pricepipe/supervisor.conf$" "$unit" ||
-  fail "the installed unit does not start the installed binary with the installed config"
-"$root/bin/pricepipe" --config "$sysconf/pricepipe/supervisor.conf" --check-config >/dev/null ||
-  fail "the installed binary rejects the installed config"
-echo "check-deploy: cmake --install (DESTDIR, prefix $prefix) installs binary, config, unit, README" >&2
+
+# The compose files name the official broker image at the Kafka release the local brokers
+# (scripts/kafka.sh) and the Docker test's stand-in run.
+kafka_tag=$(bash scripts/docker-images.sh kafka-tag)
+for file in docker-compose.yml docker-compose.cluster.yml; do
+  tags=$(sed -n 's/^ *image: *\(apache\/kafka:.*\)$/\1/p' "$file" | sort -u)
+  [ "$tags" = "$kafka_tag" ] || fail "$file names ${tags:-no apache/kafka image}, scripts/kafka.sh runs $kafka_tag"
+done
+echo "check-deploy: the compose files and scripts/kafka.sh agree on $kafka_tag" >&2
 
 # systemd-analyze checks that ExecStart exists, so point it at the installed copy.
 sed "s#^ExecStart=$prefix/bin/pricepipe#ExecStart=$root/bin/pricepipe#" "$unit" > "$tmp/pricepipe.service"

@@ -14,7 +14,7 @@ build_packages=(
 test_packages=(
   kcat python3 python3-venv curl ca-certificates openssl procps bc time
   openjdk-17-jre-headless maven
-  docker-compose systemd
+  docker.io docker-compose debootstrap systemd  # scripts/docker-test.sh, scripts/check-deploy.sh
   clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
 )
 
