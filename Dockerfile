@@ -1,22 +1,24 @@
-# pricepipe container image: built with the same scripts CI runs (scripts/install-deps.sh,
-# scripts/build.sh), shipped as a small Debian 12 runtime with only the binary, its shared
-# libraries and the config. Runs as a non-root user; stops on SIGTERM; health-checked
-# through pricepipe's own /healthz probe.
+# pricepipe container image on Debian 13 (trixie), with trixie's own packages (librdkafka
+# 2.8.0): built with the same scripts CI runs (scripts/install-deps.sh, scripts/build.sh) and
+# shipped as a small runtime with only the binary, the packages of the shared libraries it
+# loads (scripts/runtime-packages.sh) and the config. Runs as a non-root user; stops on SIGTERM;
+# health-checked through pricepipe's own /healthz probe.
 
-FROM debian:12-slim AS build
+FROM debian:13-slim AS build
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh build
 COPY . .
 RUN bash scripts/build.sh build -DPRICEPIPE_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
- && DESTDIR=/install cmake --install build
+ && DESTDIR=/install cmake --install build \
+ && bash scripts/runtime-packages.sh /install/usr/bin/pricepipe >/install/runtime-packages \
+ && echo "runtime packages: $(cat /install/runtime-packages)"
 
-FROM debian:12-slim
+FROM debian:13-slim
+COPY --from=build /install/runtime-packages /tmp/runtime-packages
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      librdkafka1 librdkafka++1 libspdlog1.10 libfmt9 libboost-program-options1.74.0 \
-      libcpp-httplib0.11 libsystemd0 ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get install -y --no-install-recommends ca-certificates $(cat /tmp/runtime-packages) \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin pricepipe
 COPY --from=build /install/usr/bin/pricepipe /usr/bin/pricepipe
 COPY --from=build /install/etc/pricepipe/supervisor.conf /etc/pricepipe/supervisor.conf

@@ -2,27 +2,32 @@
 # Benchmarks pricepipe against the tools a user would otherwise pick, on the same local broker
 # in the same run, each contender on a fresh 3-partition topic with the same N events and
 # acks=all, and prints one table. Figures are never pass/fail.
-#   scripts/bench.sh [--count N] [--build-dir DIR]
+#   scripts/bench.sh [--count N] [--runs R] [--build-dir DIR]
 #     --count N        events per contender (default 1000000)
+#     --runs R         throughput runs per contender, alternated round by round (default 5);
+#                      the table gives the median and min-max of each
 #     --build-dir DIR  use the pricepipe and codec_bench already built in DIR instead of a
 #                      Release build in build-bench/ (the test script's smoke run uses build/)
-# Contenders: producer throughput of pricepipe (producer only), kcat -P, Kafka's
-# ProducerPerformance and a kafka-python producer (the pipeline pricepipe replaces); consumer
+# Contenders: producer throughput of pricepipe (producer only), kcat -P -K (the same keys as
+# pricepipe's events), Kafka's ProducerPerformance (unkeyed) and a kafka-python producer (the pipeline pricepipe replaces); consumer
 # throughput to a file of pricepipe (consumer only), kcat -C and a kafka-python consumer;
 # produce-to-print latency of pricepipe at fixed rates; codec cost per event. CPU seconds and
-# peak RSS come from /usr/bin/time.
+# peak RSS come from /usr/bin/time; bench/bench_table.py makes the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 count=1000000
+runs=5
 build_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count=$2; shift ;;
     --count=*) count=${1#*=} ;;
+    --runs) runs=$2; shift ;;
+    --runs=*) runs=${1#*=} ;;
     --build-dir) build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#*=} ;;
-    *) echo "usage: $0 [--count N] [--build-dir DIR]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--count N] [--runs R] [--build-dir DIR]" >&2; exit 64 ;;
   esac
   shift
 done
@@ -54,13 +59,16 @@ trap cleanup EXIT
 run_id=$(date +%s)-$$
 pp=$build_dir/pricepipe
 
-# The same events for every producer: pricepipe's own format, one per line.
-python3 - "$count" > "$work/events.txt" <<'PY'
+# The same events for every producer: pricepipe's own format, one per line, keyed by the match
+# number as pricepipe keys them (kcat -K TAB); ProducerPerformance takes the values only.
+python3 - "$count" > "$work/events.tsv" <<'PY'
 import random, sys
 random.seed(1)
 for _ in range(int(sys.argv[1])):
-    print('{"match":%d,"price":%d.%02d}' % (random.randint(100, 999), *divmod(random.randint(101, 100000), 100)))
+    match = random.randint(100, 999)
+    print('%d\t{"match":%d,"price":%d.%02d}' % (match, match, *divmod(random.randint(101, 100000), 100)))
 PY
+cut -f2 "$work/events.tsv" > "$work/events.txt"
 
 topic() {  # a fresh topic with 3 partitions
   local name="bench-$1-$run_id"
@@ -75,11 +83,10 @@ timed() {
   /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$@"
 }
 
-results=()
-record() {  # record LABEL KIND NAME: one row from $work/NAME.time
+record() {  # record LABEL KIND NAME ROUND: one row of $work/rows from $work/NAME.time
   local wall user sys rss
   read -r wall user sys rss < "$work/$3.time"
-  results+=("$1|$2|$wall|$(echo "$user + $sys" | bc -l)|$rss")
+  echo "$1|$2|$4|$wall|$(echo "$user + $sys" | bc -l)|$rss" >> "$work/rows"
 }
 
 echo "bench: $count events per contender, broker $brokers" >&2
@@ -90,25 +97,27 @@ t=$(topic warmup)
 kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -l "$work/events.txt"
 kcat -C -b "$brokers" -t "$t" -o beginning -e -q > /dev/null
 
-# ---- producers --------------------------------------------------------------------------------
-t=$(topic pricepipe-p)
-timed pricepipe-p "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
-  --consumer.enabled=false --producer.rate=0 --producer.count="$count" --log.level=warn --log.stats_interval_s=0
-record "pricepipe" producer pricepipe-p
-pricepipe_topic=$t
+# ---- throughput: every contender once per round, rounds alternated ----------------------------
+producers() {  # ROUND; the consumers of the round read pricepipe's topic
+  local r=$1 t
+  t=$(topic "pricepipe-p-$r")
+  timed "pricepipe-p-$r" "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
+    --consumer.enabled=false --producer.rate=0 --producer.count="$count" --log.level=warn --log.stats_interval_s=0
+  record "pricepipe" producer "pricepipe-p-$r" "$r"
+  pricepipe_topic=$t
 
-t=$(topic kcat-p)
-timed kcat-p kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -l "$work/events.txt"
-record "kcat -P" producer kcat-p
+  t=$(topic "kcat-p-$r")
+  timed "kcat-p-$r" kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -K $'\t' -l "$work/events.tsv"
+  record "kcat -P -K" producer "kcat-p-$r" "$r"
 
-t=$(topic perf-p)
-timed perf-p bash scripts/kafka.sh tool org.apache.kafka.tools.ProducerPerformance --topic "$t" \
-  --num-records "$count" --throughput -1 --payload-file "$work/events.txt" --bootstrap-server "$brokers" \
-  --command-property acks=all >/dev/null 2>"$work/perf.err"
-record "ProducerPerformance" producer perf-p
+  t=$(topic "perf-p-$r")
+  timed "perf-p-$r" bash scripts/kafka.sh tool org.apache.kafka.tools.ProducerPerformance --topic "$t" \
+    --num-records "$count" --throughput -1 --payload-file "$work/events.txt" --bootstrap-server "$brokers" \
+    --command-property acks=all >/dev/null 2>"$work/perf.err"
+  record "ProducerPerformance" producer "perf-p-$r" "$r"
 
-t=$(topic python-p)
-timed python-p "$venv/bin/python" - "$brokers" "$t" "$count" <<'PY'
+  t=$(topic "python-p-$r")
+  timed "python-p-$r" "$venv/bin/python" - "$brokers" "$t" "$count" <<'PY'
 import json, random, sys
 from kafka import KafkaProducer
 brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -119,18 +128,20 @@ for _ in range(n):
     producer.send(topic, {"match": random.randint(100, 999), "price": random.randint(101, 100000) / 100})
 producer.flush()
 PY
-record "kafka-python (old pipeline)" producer python-p
+  record "kafka-python (old pipeline)" producer "python-p-$r" "$r"
+}
 
-# ---- consumers, all reading pricepipe's topic to a file ----------------------------------------
-timed pricepipe-c "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$pricepipe_topic" \
-  --producer.enabled=false --consumer.group_id="bench-$run_id" --consumer.exit_after="$count" \
-  --log.level=warn --log.stats_interval_s=0 > "$work/pricepipe.out"
-record "pricepipe" consumer pricepipe-c
+consumers() {  # ROUND: each reads the round's pricepipe topic to a file
+  local r=$1 f lines
+  timed "pricepipe-c-$r" "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$pricepipe_topic" \
+    --producer.enabled=false --consumer.group_id="bench-$run_id-$r" --consumer.exit_after="$count" \
+    --log.level=warn --log.stats_interval_s=0 > "$work/pricepipe.out"
+  record "pricepipe" consumer "pricepipe-c-$r" "$r"
 
-timed kcat-c kcat -C -b "$brokers" -t "$pricepipe_topic" -o beginning -e -q > "$work/kcat.out"
-record "kcat -C" consumer kcat-c
+  timed "kcat-c-$r" kcat -C -b "$brokers" -t "$pricepipe_topic" -o beginning -e -q > "$work/kcat.out"
+  record "kcat -C" consumer "kcat-c-$r" "$r"
 
-timed python-c "$venv/bin/python" - "$brokers" "$pricepipe_topic" "$count" > "$work/python.out" <<'PY'
+  timed "python-c-$r" "$venv/bin/python" - "$brokers" "$pricepipe_topic" "$count" > "$work/python.out" <<'PY'
 import json, sys
 from kafka import KafkaConsumer
 brokers, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -145,11 +156,18 @@ for message in consumer:
     if seen == n:
         break
 PY
-record "kafka-python (old pipeline)" consumer python-c
+  record "kafka-python (old pipeline)" consumer "python-c-$r" "$r"
 
-for f in pricepipe kcat python; do
-  lines=$(wc -l < "$work/$f.out")
-  [ "$lines" -ge "$count" ] || echo "bench: warning: $f consumer wrote $lines lines, expected $count" >&2
+  for f in pricepipe kcat python; do
+    lines=$(wc -l < "$work/$f.out")
+    [ "$lines" -ge "$count" ] || echo "bench: warning: $f consumer wrote $lines lines, expected $count" >&2
+  done
+}
+
+for round in $(seq 1 "$runs"); do
+  echo "bench: round $round of $runs" >&2
+  producers "$round"
+  consumers "$round"
 done
 
 # ---- latency ----------------------------------------------------------------------------------
@@ -186,21 +204,10 @@ codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
 
 # ---- the table --------------------------------------------------------------------------------
 {
-  echo "events per contender: $count; broker: Apache Kafka (scripts/kafka.sh), 3 partitions, acks=all"
+  echo "events per contender: $count; runs per contender: $runs; broker: Apache Kafka (scripts/kafka.sh), 3 partitions, acks=all"
+  echo "librdkafka: $(dpkg-query -W -f='${Version}' librdkafka1) (pricepipe and kcat)"
   echo
-  printf '| %-8s | %-28s | %12s | %9s | %10s | %13s | %10s |\n' kind contender "events/s" "wall s" "CPU s/M" "peak RSS MB" "pricepipe x"
-  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ---------- ------------------------------ -------------- ----------- ------------ --------------- ------------
-  for kind in producer consumer; do
-    base=""
-    for row in "${results[@]}"; do
-      IFS='|' read -r label k wall cpu rss <<< "$row"
-      [ "$k" = "$kind" ] || continue
-      rate=$(echo "$count / $wall" | bc -l)
-      [ -n "$base" ] || base=$rate
-      printf '| %-8s | %-28s | %12.0f | %9.2f | %10.2f | %13.1f | %10.2f |\n' "$kind" "$label" "$rate" "$wall" \
-        "$(echo "$cpu * 1000000 / $count" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$base / $rate" | bc -l)"
-    done
-  done
+  python3 bench/bench_table.py "$count" "$work/rows"
   echo
   echo "pricepipe produce-to-print latency (end to end, histogram estimate):"
   for row in "${latency[@]}"; do

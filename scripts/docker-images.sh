@@ -10,7 +10,8 @@
 #                                            a stand-in for the official image built by
 #                                            test/docker/kafka-image/ from the same Maven Central jars
 #   scripts/docker-images.sh kafka-tag       print apache/kafka:VERSION
-#   scripts/docker-images.sh all             both bases the project uses, then kafka
+#   scripts/docker-images.sh all             both bases (the image is on 13, the systemd test on
+#                                            12), then kafka
 # Environment: PRICEPIPE_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +77,6 @@ case "${1:-}" in
   base) shift; [ $# -gt 0 ] || { msg "base needs a suite"; exit 64; }; for s in "$@"; do make_base "$s"; done ;;
   kafka) make_kafka ;;
   kafka-tag) echo "apache/kafka:$(kafka_version)" ;;
-  all) make_base bookworm; make_kafka ;;
+  all) make_base bookworm; make_base trixie; make_kafka ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 64 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deployment, run for real (CTest label `docker`, normal build only; scripts/test.sh):
-#   images   the project image from the committed Dockerfile, on local base images and a local
-#            apache/kafka stand-in (scripts/docker-images.sh: no registry here)
+#   images   the project image from the committed Dockerfile (Debian 13), on local base images
+#            and a local apache/kafka stand-in (scripts/docker-images.sh: no registry here); in
+#            its build stage the unit and embedded tests built and run on Debian 13's packages
 #   compose  docker-compose.yml as committed: prices on stdout and a healthy HEALTHCHECK, a
 #            reload after `sed -i`, a graceful `stop`, `down` + `up` resuming from the committed
 #            offsets with the broker's data kept, and in the end every event in the topic
@@ -30,6 +31,8 @@ phase=setup
 log() { echo "docker-test: $*" >&2; }
 fail() { log "FAIL ($phase): $*"; exit 1; }
 step() { phase=$1; log "== $*"; }
+set -E
+trap 'log "FAIL ($phase): line $LINENO: $BASH_COMMAND"' ERR
 
 # ---- helpers ---------------------------------------------------------------------------------
 
@@ -140,6 +143,17 @@ images() {
   bash scripts/docker-images.sh all
   log "building pricepipe:latest from the committed Dockerfile"
   docker build -q -t pricepipe:latest . >/dev/null || fail "docker build of the Dockerfile failed"
+  local os version
+  os=$(docker run --rm --entrypoint sh pricepipe:latest -c '. /etc/os-release && echo "$ID $VERSION_ID"')
+  version=$(docker run --rm pricepipe:latest --version)
+  log "image: $os, $version"
+  [ "$os" = "debian 13" ] || fail "the image is $os, not Debian 13"
+  # The tests build and pass on Debian 13's package set too (Catch2 3, spdlog 1.15, fmt 10,
+  # cpp-httplib 0.18, Boost 1.83): in the image's build stage, the unit and embedded labels.
+  docker build -q --target build -t pricepipe-build:latest . >/dev/null
+  docker run --rm pricepipe-build:latest bash -c \
+    'bash scripts/build.sh build-tests -DPRICEPIPE_BUILD_TESTS=ON >/dev/null && ctest --test-dir build-tests -L "unit|embedded" >/tmp/ctest.log 2>&1; rc=$?; grep -E "tests passed|FAILED|Failed" /tmp/ctest.log; exit $rc' >&2 ||
+    fail "the unit and embedded tests fail on Debian 13"
   docker build -q -t "$kcat_image" test/docker/kcat-image >/dev/null || fail "the kcat image failed to build"
 }
 
@@ -256,16 +270,6 @@ journal_has() { in_box journalctl -u pricepipe -o cat --no-pager | contains "$1"
 unit_active() { [ "$(in_box systemctl is-active pricepipe || true)" = active ]; }
 booted() { case "$(in_box systemctl is-system-running 2>/dev/null || true)" in running|degraded) true ;; *) false ;; esac; }
 
-# The Debian packages holding the shared libraries a binary loads.
-runtime_packages() {
-  local lib pkg
-  for lib in $(ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
-    pkg=$(dpkg -S "$lib" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null || dpkg -S "${lib#/usr}" 2>/dev/null) ||
-      fail "no Debian package holds $lib"
-    echo "${pkg%%:*}"
-  done | sort -u | paste -sd' '
-}
-
 dropin() {  # NAME CONTENT: a drop-in for the unit, then daemon-reload
   in_box mkdir -p /etc/systemd/system/pricepipe.service.d
   printf "%s\n" "$2" | docker exec -i "$box" sh -c "cat > /etc/systemd/system/pricepipe.service.d/$1.conf"
@@ -283,13 +287,24 @@ systemd_unit() {
   # The README's systemd recipe, into a DESTDIR tree.
   bash scripts/build.sh build-deploy -DCMAKE_INSTALL_PREFIX=/usr -DPRICEPIPE_BUILD_TESTS=OFF >&2
   DESTDIR=$root cmake --install build-deploy >/dev/null
-  docker build -q -t "$systemd_image" --build-arg RUNTIME_PACKAGES="$(runtime_packages "$root/usr/bin/pricepipe")" \
-    test/docker/systemd-image >/dev/null || fail "the systemd image failed to build"
+  # The binary's library packages; those this machine installed from local .debs (librdkafka
+  # 2.8.0 on Debian 12, scripts/install-deps.sh) go in as those files.
+  local ctx=$work/systemd-image packages=() p deb
+  cp -r test/docker/systemd-image "$ctx"
+  mkdir -p "$ctx/debs"
+  for p in $(bash scripts/runtime-packages.sh "$root/usr/bin/pricepipe"); do
+    deb=$(compgen -G "${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}/librdkafka-*/${p}_$(dpkg-query -W -f='${Version}' "$p")_*.deb" | head -n 1 || true)
+    if [ -n "$deb" ]; then cp "$deb" "$ctx/debs/"; else packages+=("$p"); fi
+  done
+  docker build -q -t "$systemd_image" --build-arg RUNTIME_PACKAGES="${packages[*]}" "$ctx" >/dev/null ||
+    fail "the systemd image failed to build"
   docker rm -f "$box" >/dev/null 2>&1 || true
   docker run -d --name "$box" --network host --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$systemd_image" >/dev/null
   wait_until 60 "systemd booted in the container" booted
   docker cp "$root/." "$box:/"
+  [ "$(in_box pricepipe --version)" = "$("$root/usr/bin/pricepipe" --version)" ] ||
+    fail "in the container pricepipe runs on another librdkafka: $(in_box pricepipe --version)"
   in_box sed -i "s/^brokers *=.*/brokers = $bootstrap/; s/^topic *=.*/topic = systemd-test-$(date +%s)/" "$conf"
   in_box systemctl daemon-reload
 

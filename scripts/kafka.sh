@@ -32,8 +32,8 @@
 # Three nodes: brokers 127.0.0.1:19092-19094, controllers 127.0.0.1:19192-19194, node ids 1-3,
 #   default.replication.factor 3, min.insync.replicas 2. Both can run at the same time.
 # Secure single node (--secure): SASL_SSL client listener 127.0.0.1:9192, controller 9193,
-#   inter-broker PLAINTEXT listener 9194 (all loopback), Kafka 3.9.1 (see
-#   PRICEPIPE_KAFKA_SECURE_VERSION below), state in $PRICEPIPE_KAFKA_RUN/secure/:
+#   inter-broker PLAINTEXT listener 9194 (all loopback), the same Kafka version as the other
+#   nodes, state in $PRICEPIPE_KAFKA_RUN/secure/:
 #   tls/ca.pem (the CA clients trust), tls/broker.pem (key and chain, CN/SAN 127.0.0.1 and
 #   localhost), client.properties (mode 0600). The SCRAM-SHA-512 user is written into the
 #   metadata log at format time; `reset --secure` makes new certificates and a new password.
@@ -47,8 +47,6 @@
 #     (ports are fixed into the metadata log at format time: reset after changing them)
 #   PRICEPIPE_KAFKA_SECURE_PORT, PRICEPIPE_KAFKA_SECURE_CONTROLLER_PORT,
 #     PRICEPIPE_KAFKA_SECURE_INTERNAL_PORT                     secure node ports (9192-9194)
-#   PRICEPIPE_KAFKA_SECURE_VERSION  Kafka version of the secure node (default 3.9.1: Kafka 4.x
-#     rejects the SCRAM client-final message of librdkafka < 2.6.1, i.e. Debian's 2.0.2 and kcat)
 #   PRICEPIPE_KAFKA_SECURE_USER (pricepipe), PRICEPIPE_KAFKA_SECURE_PASSWORD (default: random,
 #     made at first start)                                     the SCRAM-SHA-512 user
 #   PRICEPIPE_KAFKA_JAVA_OPTS (default "-Xms256m -Xmx512m"), PRICEPIPE_KAFKA_START_TIMEOUT (90),
@@ -75,7 +73,6 @@ SECURE_PORT=${PRICEPIPE_KAFKA_SECURE_PORT:-9192}
 SECURE_CONTROLLER_PORT=${PRICEPIPE_KAFKA_SECURE_CONTROLLER_PORT:-9193}
 SECURE_INTERNAL_PORT=${PRICEPIPE_KAFKA_SECURE_INTERNAL_PORT:-9194}
 SECURE_USER=${PRICEPIPE_KAFKA_SECURE_USER:-pricepipe}
-SECURE_KAFKA_VERSION=${PRICEPIPE_KAFKA_SECURE_VERSION:-3.9.1}
 JAVA_OPTS=${PRICEPIPE_KAFKA_JAVA_OPTS:--Xms256m -Xmx512m}
 START_TIMEOUT=${PRICEPIPE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${PRICEPIPE_KAFKA_STOP_TIMEOUT:-30}
@@ -285,13 +282,6 @@ ensure_secure_material() {
     )
     mv "$dir/client.properties.tmp" "$dir/client.properties"
   fi
-}
-
-# The secure node runs its own Kafka version (its jars in their own cache directory).
-use_secure_version() {
-  KAFKA_VERSION=$SECURE_KAFKA_VERSION
-  KAFKA_DIR=$CACHE_DIR/kafka-$KAFKA_VERSION
-  LIBS_DIR=$KAFKA_DIR/libs
 }
 
 secure_prop() { sed -n "s/^$1=//p" "$(mode_dir)/client.properties"; }
@@ -548,7 +538,6 @@ parse_args() {
     *) die "--nodes must be 1 or 3 (or all for stop/reset)" ;;
   esac
   if [[ $SECURE == yes && ${NODES_ARG:-1} != 1 ]]; then die "--secure is a single node: no --nodes $NODES_ARG"; fi
-  if [[ $SECURE == yes ]]; then use_secure_version; fi
 }
 
 modes() { if [[ $NODES_ARG == all ]]; then echo 1 3; else echo "$NODES"; fi; }

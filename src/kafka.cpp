@@ -74,6 +74,12 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole
     set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
     set_or_throw(*conf, "enable.auto.commit", "true");
     set_or_throw(*conf, "auto.offset.reset", "earliest");
+    // Suited to a consumer that prints as fast as it reads: refetch a partition 10 ms after its
+    // prefetch queue drained below queued.min.messages (librdkafka waits 1 s by default), and
+    // keep 20,000 messages per partition ahead instead of 100,000 (BENCHMARKS.md: 1M events
+    // read about 4x faster, in less memory). librdkafka.consumer.* overrides both.
+    set_or_throw(*conf, "fetch.queue.backoff.ms", "10");
+    set_or_throw(*conf, "queued.min.messages", "20000");
   }
   if (config.supervisor.http_port != 0) {
     // Broker reachability for /healthz comes from the statistics.

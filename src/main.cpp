@@ -1,4 +1,5 @@
 // pricepipe: wires the command line, config, logging and the supervisor together.
+#include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
       return exit_code::kOk;
     }
     if (command_line.version) {
-      std::cout << "pricepipe " << kVersion << "\n";
+      std::cout << "pricepipe " << kVersion << " (librdkafka " << RdKafka::version_str() << ")\n";
       return exit_code::kOk;
     }
     const bool check_config = command_line.check_config;

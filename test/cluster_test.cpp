@@ -1,6 +1,6 @@
 // Tests on the three-node KRaft cluster (replication factor 3, min.insync.replicas 2), started
 // by the CTest fixture with `scripts/kafka.sh start --nodes 3`.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 

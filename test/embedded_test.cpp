@@ -1,7 +1,7 @@
 // End-to-end tests of the pricepipe binary on librdkafka's in-process mock cluster
 // (--kafka.brokers=embedded): no broker needed. The real-broker tests live in
 // test/integration_test.cpp.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafkacpp.h>
 
 #include <cstdio>
 #include <fstream>
@@ -190,7 +192,9 @@ TEST_CASE("check-config and help and version options", "[embedded]") {
 
   r = run_process({kBinary, "--version"}, 10s);
   CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::StartsWith("pricepipe "));
+  // pricepipe's version and the librdkafka it runs on (the one this test is linked with).
+  CHECK_THAT(r.out, Catch::StartsWith("pricepipe ") &&
+                        Catch::Contains("(librdkafka " + RdKafka::version_str() + ")"));
 }
 
 namespace {

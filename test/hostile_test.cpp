@@ -2,7 +2,7 @@
 // interleaved with good ones, written with kcat. pricepipe prints exactly the good ones,
 // counts the bad ones, logs them rate-limited, keeps running, and copies each bad one to the
 // dead-letter topic with headers naming where it came from.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <unistd.h>
 

@@ -1,7 +1,7 @@
 // End-to-end tests against a real Apache Kafka broker (started by the CTest fixture through
 // scripts/kafka.sh). kcat, a client pricepipe did not write, is the judge of what is in the
 // topic.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 

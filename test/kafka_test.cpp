@@ -1,5 +1,8 @@
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
+#include <librdkafka/rdkafkacpp.h>
+
+#include "pricepipe/config.hpp"
 #include "pricepipe/kafka.hpp"
 
 using namespace pricepipe;
@@ -18,4 +21,29 @@ TEST_CASE("broker reachability is read from librdkafka statistics", "[unit][kafk
   CHECK_FALSE(stats_show_broker_up(R"({"brokers":{}})"));
   CHECK_FALSE(stats_show_broker_up("not json"));
   CHECK_FALSE(stats_show_broker_up(R"({"brokers":[1,2]})"));
+}
+
+namespace {
+std::string conf_value(const RdKafka::Conf& conf, const std::string& name) {
+  std::string value;
+  REQUIRE(conf.get(name, value) == RdKafka::Conf::CONF_OK);
+  return value;
+}
+}  // namespace
+
+TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* says otherwise",
+          "[unit][kafka]") {
+  Config config;
+  auto consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "10");
+  CHECK(conf_value(*consumer, "queued.min.messages") == "20000");
+  CHECK(conf_value(*consumer, "enable.auto.offset.store") == "false");
+  auto producer = make_client_conf(config, ClientRole::kProducer, "127.0.0.1:9092");
+  CHECK(conf_value(*producer, "queued.min.messages") == "100000");  // librdkafka's default
+
+  config.librdkafka.consumer["fetch.queue.backoff.ms"] = "1000";
+  config.librdkafka.common["queued.min.messages"] = "500";
+  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "1000");
+  CHECK(conf_value(*consumer, "queued.min.messages") == "500");
 }

@@ -1,6 +1,6 @@
 #include "kafka_test_support.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 #include <unistd.h>
 
 #include <algorithm>

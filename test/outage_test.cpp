@@ -2,7 +2,7 @@
 // (the producer waits on librdkafka's full queue instead of growing), nothing acknowledged is
 // lost, and events flow again when the broker returns. The bound is checked with the daemon's
 // own RSS from /proc; kcat counts what is in the topic.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 

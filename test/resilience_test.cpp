@@ -1,6 +1,6 @@
 // The delivery promise against a real broker when things go wrong: the broker is down at
 // start, restarts mid-stream, or the daemon is killed with SIGKILL. kcat checks the topic.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 

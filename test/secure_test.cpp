@@ -2,7 +2,7 @@
 // scripts/kafka.sh, a SCRAM-SHA-512 user), configured with plain `librdkafka.*` settings; kcat
 // with the same settings judges what is in the topic. Secrets never reach the log, and a
 // config file that holds one and is readable by others gets a warning.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 #include <sys/stat.h>

@@ -1,7 +1,7 @@
 // The supervisor against a real broker: restarts with backoff, the restart budget, stall
 // detection, SIGHUP reloads, and /healthz following the broker. Faults are injected with
 // --unsafe-fault-injection; kcat checks that nothing delivered is lost or repeated.
-#include <catch2/catch.hpp>
+#include "catch_compat.hpp"
 
 #include <signal.h>
 #include <unistd.h>
