@@ -13,8 +13,12 @@ msg() { echo "docker-engine.sh: $*" >&2; }
 
 engine_up() { docker info >/dev/null 2>&1; }
 
+# The pid in the pid file, if that dockerd still runs: then an earlier `start` started it.
+own_pid() { [ -f "$pid_file" ] && kill -0 "$(<"$pid_file")" 2>/dev/null && cat "$pid_file"; }
+
 start() {
   if engine_up; then
+    if own_pid >/dev/null; then msg "dockerd (pid $(own_pid)) started earlier by this script answers"; return 0; fi
     msg "a Docker engine already answers; it is used and left running"
     rm -f "$pid_file"
     return 0

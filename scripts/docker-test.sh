@@ -26,6 +26,7 @@ box=pricepipe-dt-systemd
 kcat_image=pricepipe-test-kcat:latest
 systemd_image=pricepipe-test-systemd:latest
 started_broker=no
+engine_was_up=no  # a Docker engine answered before this run: leave it running
 phase=setup
 
 log() { echo "docker-test: $*" >&2; }
@@ -130,7 +131,7 @@ cleanup() {
     rm -rf "$work"
   fi
   if [ "$started_broker" = yes ]; then bash test/kafka-fixture.sh stop 1 || true; fi
-  bash scripts/docker-engine.sh stop || true
+  if [ "$engine_was_up" = no ]; then bash scripts/docker-engine.sh stop || true; fi
   exit $rc
 }
 trap cleanup EXIT
@@ -139,6 +140,7 @@ trap cleanup EXIT
 
 images() {
   step images
+  if docker info >/dev/null 2>&1; then engine_was_up=yes; fi
   bash scripts/docker-engine.sh start
   bash scripts/docker-images.sh all
   log "building pricepipe:latest from the committed Dockerfile"
