@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <sys/stat.h>
 
 namespace pricepipe {
@@ -138,7 +139,11 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) { c.producer.enabled = parse_bool(v); }},
         {{"producer.rate", "10", "events per second; 0 = as fast as possible"},
          [](Config& c, const std::string& v) {
-           c.producer.rate = parse_double(v, 0, 1e9, "a number of events per second from 0 to 1000000000 (0 = as fast as possible)");
+           // Below one event per 10,000 s the interval would not fit the limiter's clock.
+           const std::string allowed =
+               "0 (as fast as possible), or a number of events per second from 0.0001 to 1000000000";
+           c.producer.rate = parse_double(v, 0, 1e9, allowed);
+           if (c.producer.rate > 0 && c.producer.rate < 0.0001) throw BadValue{allowed};
          }},
         {{"producer.count", "0", "stop producing after this many events; 0 = forever"},
          [](Config& c, const std::string& v) { c.producer.count = parse_uint(v); }},
@@ -346,8 +351,15 @@ bool is_secret_key(const std::string& key) {
   std::string lower = key;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* word : {"password", "secret", "key"}) {
+  // Passwords, secrets and key material (librdkafka's CONFIGURATION.md), but not the paths to
+  // them: ssl.key.location names a file and is no secret.
+  for (const char* word : {"password", "passphrase", "secret"}) {
     if (lower.find(word) != std::string::npos) return true;
+  }
+  for (const std::string_view material : {"ssl.key.pem", "ssl_key", "private.key.pem", "sasl.oauthbearer.config"}) {
+    if (lower.size() >= material.size() && lower.compare(lower.size() - material.size(), material.size(), material) == 0) {
+      return true;
+    }
   }
   return false;
 }

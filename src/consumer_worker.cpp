@@ -195,7 +195,9 @@ void ConsumerWorker::drain(PartitionEndOffsets ends) {
   drain_.store(true, std::memory_order_release);
 }
 
-// Local state only: no broker round trip, so a dead coordinator or leader cannot stall it.
+// From local state, except for assigned partitions this run has read nothing of: their
+// committed offsets come from the group coordinator, in one request bounded by 1 s, so a dead
+// coordinator delays a check by at most that (the caller checks every 200 ms while idle).
 bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends) {
   PartitionList assigned;
   if (consumer.assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return false;

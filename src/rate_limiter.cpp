@@ -10,7 +10,10 @@ RateLimiter::RateLimiter(double rate, Clock::time_point now) : rate_(0), next_(n
 
 void RateLimiter::set_rate(double rate, Clock::time_point now) {
   rate_ = rate;
-  interval_ = rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate))
+  // Bounded, so that a tiny rate cannot overflow the clock's 64-bit nanoseconds (1e-10/s
+  // would be 1e19 ns); config validation keeps rates at 0.0001/s and above anyway.
+  const double seconds = std::min(1.0 / rate, std::chrono::duration<double>(kMaxInterval).count());
+  interval_ = rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds))
                        : Clock::duration::zero();
   next_ = now;
 }

@@ -45,14 +45,14 @@ int wait_signal(int ms) {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Keys whose change means the worker's Kafka client must be rebuilt.
+// Keys whose change means the worker's Kafka client must be rebuilt. supervisor.http_port
+// matters only when it turns the endpoint on or off (statistics.interval.ms): Supervisor::reload.
 bool restarts_producer(const std::string& key) {
-  return starts_with(key, "kafka.") || key == "producer.enabled" || key == "supervisor.http_port" ||
+  return starts_with(key, "kafka.") || key == "producer.enabled" ||
          (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.consumer."));
 }
 bool restarts_consumer(const std::string& key) {
   return starts_with(key, "kafka.") || starts_with(key, "consumer.") || key == "producer.price_decimals" ||
-         key == "supervisor.http_port" ||
          (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.producer."));
 }
 
@@ -234,6 +234,10 @@ void Supervisor::reload() {
   }
   spdlog::info("reload: changed:{}", listed);
   const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;
+  // The endpoint's health needs librdkafka's statistics, which only a new client turns on or off.
+  const bool statistics_changed = (next.supervisor.http_port != 0) != (config_.supervisor.http_port != 0);
+  producer_restart = producer_restart || statistics_changed;
+  consumer_restart = consumer_restart || statistics_changed;
   config_ = std::move(next);
   setup_logging(config_.log);
   producer_.policy->update(config_.supervisor);

@@ -138,6 +138,7 @@ TEST_CASE("every bad value is an error naming key and origin and value and what 
       {"producer.rate", "-5", "from 0"},
       {"producer.rate", "nan", "events per second"},
       {"producer.rate", "1e3", "events per second"},
+      {"producer.rate", "0.0000000001", "from 0.0001"},
       {"producer.count", "-1", "from 0"},
       {"producer.count", "1.5", "an integer"},
       {"producer.match_min", "x", "an integer"},
@@ -340,9 +341,19 @@ TEST_CASE("render_config masks secrets and lists every key", "[unit][config]") {
   }
   CHECK_THAT(render_config(c, true), Catch::Contains("hunter2"));
   CHECK(is_secret_key("librdkafka.sasl.password"));
-  CHECK(is_secret_key("librdkafka.ssl.key.location"));
   CHECK(is_secret_key("librdkafka.SASL.OAUTHBEARER.CLIENT.SECRET"));
   CHECK_FALSE(is_secret_key("producer.rate"));
+  // Passwords and key material are masked, the paths to key files are not.
+  for (const char* secret : {"librdkafka.ssl.key.password", "librdkafka.ssl.key.pem", "librdkafka.ssl_key",
+                             "librdkafka.ssl.keystore.password", "librdkafka.sasl.oauthbearer.config",
+                             "librdkafka.consumer.sasl.password"}) {
+    CHECK(is_secret_key(secret));
+  }
+  for (const char* plain : {"librdkafka.ssl.key.location", "librdkafka.ssl.keystore.location",
+                            "librdkafka.ssl.certificate.location", "librdkafka.ssl.ca.location",
+                            "librdkafka.sasl.kerberos.keytab", "librdkafka.sasl.username"}) {
+    CHECK_FALSE(is_secret_key(plain));
+  }
   // The rendered text is itself a valid config file with the same values.
   const Config again = build_config(parse_ini(render_config(c, true), "rendered"), {});
   CHECK(changed_keys(c, again).empty());
@@ -373,6 +384,8 @@ TEST_CASE("a config file readable by others that holds a secret gets a warning",
   CHECK(chmod(path.c_str(), 0604) == 0);
   CHECK_FALSE(exposed_secrets_warning(path, file).empty());
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.username", "alice")).empty());
+  // A key file's path is not a secret: no warning for it (it used to match "key").
+  CHECK(exposed_secrets_warning(path, file_with("librdkafka.ssl.key.location", "/etc/pricepipe/client.key")).empty());
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "")).empty());
   CHECK(exposed_secrets_warning("", file).empty());
   CHECK(exposed_secrets_warning("/nonexistent/pricepipe.conf", file).empty());

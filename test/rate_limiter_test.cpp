@@ -72,3 +72,17 @@ TEST_CASE("a rate change applies from then on", "[unit][rate]") {
   limiter.set_rate(0, now);
   CHECK(limiter.reserve(now) == Clock::duration::zero());
 }
+
+TEST_CASE("a tiny rate is paced at the longest interval, without overflowing the clock", "[unit][rate]") {
+  // 1/1e-10 s is 1e19 ns, past the clock's int64 nanoseconds: the interval is bounded instead.
+  const Clock::time_point t0 = Clock::time_point{} + 1h;
+  for (const double rate : {1e-10, 1e-300, 0.0001}) {
+    INFO("rate " << rate);
+    RateLimiter limiter(rate, t0);
+    CHECK(limiter.reserve(t0) == 0ms);
+    CHECK(limiter.reserve(t0) == RateLimiter::kMaxInterval);
+    limiter.set_rate(rate, t0);
+    CHECK(limiter.reserve(t0) == 0ms);
+    CHECK(limiter.reserve(t0) == RateLimiter::kMaxInterval);
+  }
+}

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "kafka_test_support.hpp"
@@ -208,6 +209,68 @@ TEST_CASE("SIGHUP with producer.enabled=false stops the producer and the consume
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, !Catch::Contains("producer restarted"));
+  require_topic_printed_once(topic, r.out);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("SIGHUP that moves the health endpoint to another port restarts no worker and turning it off restarts both",
+          "[integration]") {
+  const std::string topic = unique_name("hup-port");
+  const std::string path = "/tmp/" + unique_name("pp") + ".conf";
+  const int first = free_port();
+  const int second = first + 1;
+  // The shipped file with its http_port line changed (a second [supervisor] http_port would be
+  // a duplicate key) and, with `producer_on` false, its first `enabled` line: the producer's.
+  const auto write_with_port = [&path](int port, bool producer_on = true) {
+    write_config(path, "", 200);
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text = std::regex_replace(text, std::regex("\nhttp_port = 0\n"), "\nhttp_port = " + std::to_string(port) + "\n");
+    if (!producer_on) {
+      text = std::regex_replace(text, std::regex("\nenabled = true\n"), "\nenabled = false\n",
+                                std::regex_constants::format_first_only);
+    }
+    std::ofstream(path) << text;
+  };
+  const auto healthz = [](int port) {
+    return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, 10s).out;
+  };
+  const auto applied = [](const std::string& err) {
+    std::vector<std::string> lines;
+    std::istringstream in(err);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("reload: applied") != std::string::npos) lines.push_back(line);
+    }
+    return lines;
+  };
+  write_with_port(first);
+  std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(eventually([&] { return healthz(first) == "ok\n"; }, 60s));
+
+  write_with_port(second);
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 1; }, 30s));
+  CHECK(eventually([&] { return healthz(second) == "ok\n"; }, 30s));
+  CHECK_THAT(applied(p.err())[0], !Catch::Contains("restarted"));  // same clients, statistics still on
+
+  write_with_port(0);
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 2; }, 60s));
+  CHECK_THAT(applied(p.err())[1], Catch::Contains("producer restarted; consumer restarted"));
+
+  // Nothing lost or repeated across the restarts: stop producing, let the consumer catch up.
+  write_with_port(0, false);
+  p.signal(SIGHUP);
+  REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 3; }, 60s));
+  const std::size_t written = kcat_read(test_brokers(), topic).size();
+  REQUIRE(p.read_until([written](const std::string& out, const std::string&) { return complete_lines(out) >= written; },
+                       60s));
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
   require_topic_printed_once(topic, r.out);
   std::remove(path.c_str());
 }

@@ -23,6 +23,8 @@ class RateLimiter {
   double rate() const { return rate_; }
 
   static constexpr Clock::duration kMaxBurst = std::chrono::milliseconds(100);
+  // The longest gap between events: a lower rate is paced as one event per kMaxInterval.
+  static constexpr Clock::duration kMaxInterval = std::chrono::seconds(10000);
 
  private:
   double rate_;
