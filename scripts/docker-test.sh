@@ -118,15 +118,15 @@ cleanup() {
   local rc=$?
   if [ $rc -ne 0 ]; then
     log "failed in phase $phase; last logs:"
-    [ -d "$work/single" ] && compose "$work/single" -p "$single" logs --tail=30 >&2 2>&1
-    [ -d "$work/cluster" ] && compose "$work/cluster" -p "$cluster" -f docker-compose.cluster.yml logs --tail=30 >&2 2>&1
+    [ -d "$work/single" ] && compose "$work/single" -p "$single" logs --tail=30 >&2 2>&1 || true
+    [ -d "$work/cluster" ] && compose "$work/cluster" -p "$cluster" -f docker-compose.cluster.yml logs --tail=30 >&2 2>&1 || true
     docker exec "$box" journalctl -u pricepipe -n 40 --no-pager >&2 2>&1 || true
   fi
   if [ $rc -ne 0 ] && [ "${PRICEPIPE_DOCKER_TEST_KEEP:-0}" = 1 ]; then
     log "kept the containers and $work"
   else
-    [ -d "$work/single" ] && compose "$work/single" -p "$single" down -v >/dev/null 2>&1
-    [ -d "$work/cluster" ] && compose "$work/cluster" -p "$cluster" -f docker-compose.cluster.yml down -v >/dev/null 2>&1
+    [ -d "$work/single" ] && compose "$work/single" -p "$single" down -v >/dev/null 2>&1 || true
+    [ -d "$work/cluster" ] && compose "$work/cluster" -p "$cluster" -f docker-compose.cluster.yml down -v >/dev/null 2>&1 || true
     docker rm -f "$box" >/dev/null 2>&1 || true
     rm -rf "$work"
   fi
