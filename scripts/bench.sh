@@ -9,8 +9,9 @@
 #     --build-dir DIR  use the pricepipe and codec_bench already built in DIR instead of a
 #                      Release build in build-bench/ (the test script's smoke run uses build/)
 # Contenders: producer throughput of pricepipe (producer only), kcat -P -K (the same keys as
-# pricepipe's events), Kafka's ProducerPerformance (unkeyed) and a kafka-python producer (the pipeline pricepipe replaces); consumer
-# throughput to a file of pricepipe (consumer only), kcat -C and a kafka-python consumer;
+# pricepipe's events), Kafka's ProducerPerformance (unkeyed) and a kafka-python producer (the
+# pipeline pricepipe replaces); consumer throughput to a file of pricepipe (consumer only),
+# kcat -C and a kafka-python consumer;
 # produce-to-print latency of pricepipe at fixed rates; codec cost per event. CPU seconds and
 # peak RSS come from /usr/bin/time; bench/bench_table.py makes the table.
 set -euo pipefail

@@ -91,10 +91,11 @@ ensure_rdkafka() {
   if [ "$codename" != bookworm ]; then install_missing librdkafka-dev; return; fi
   rdkafka_current && return 0
   local debs=$cache_dir/librdkafka-$rdkafka_version p files=()
+  cached_deb() { compgen -G "$debs/${1}_${rdkafka_version}_*.deb" | head -n 1 || true; }
   for p in "${rdkafka_packages[@]}"; do
-    [ -n "$(compgen -G "$debs/${p}_${rdkafka_version}_*.deb")" ] || { build_rdkafka_debs "$debs"; break; }
+    [ -n "$(cached_deb "$p")" ] || { build_rdkafka_debs "$debs"; break; }
   done
-  for p in "${rdkafka_packages[@]}"; do files+=("$(compgen -G "$debs/${p}_${rdkafka_version}_*.deb" | head -n 1)"); done
+  for p in "${rdkafka_packages[@]}"; do files+=("$(cached_deb "$p")"); done
   echo "install-deps: installing librdkafka $rdkafka_version from $debs" >&2
   $sudo apt-get install -y -qq --no-install-recommends "${files[@]}" >&2
 }

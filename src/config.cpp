@@ -139,7 +139,8 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) { c.producer.enabled = parse_bool(v); }},
         {{"producer.rate", "10", "events per second; 0 = as fast as possible"},
          [](Config& c, const std::string& v) {
-           // Below one event per 10,000 s the interval would not fit the limiter's clock.
+           // The rate limiter paces at most one event per 10,000 s (RateLimiter::kMaxInterval):
+           // a lower rate is refused rather than silently raised.
            const std::string allowed =
                "0 (as fast as possible), or a number of events per second from 0.0001 to 1000000000";
            c.producer.rate = parse_double(v, 0, 1e9, allowed);

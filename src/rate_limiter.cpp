@@ -10,11 +10,13 @@ RateLimiter::RateLimiter(double rate, Clock::time_point now) : rate_(0), next_(n
 
 void RateLimiter::set_rate(double rate, Clock::time_point now) {
   rate_ = rate;
-  // Bounded, so that a tiny rate cannot overflow the clock's 64-bit nanoseconds (1e-10/s
-  // would be 1e19 ns); config validation keeps rates at 0.0001/s and above anyway.
-  const double seconds = std::min(1.0 / rate, std::chrono::duration<double>(kMaxInterval).count());
-  interval_ = rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds))
-                       : Clock::duration::zero();
+  interval_ = Clock::duration::zero();
+  if (rate > 0) {
+    // Bounded, so that a tiny rate cannot overflow the clock's 64-bit nanoseconds (1e-10/s
+    // would be 1e19 ns); config validation keeps rates at 0.0001/s and above anyway.
+    const double seconds = std::min(1.0 / rate, std::chrono::duration<double>(kMaxInterval).count());
+    interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  }
   next_ = now;
 }
 
