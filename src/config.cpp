@@ -135,6 +135,12 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) {
            c.kafka.replication_factor = static_cast<int>(parse_int(v, 1, 32767));
          }},
+        {{"kafka.connect_timeout_s", "0",
+          "give up with exit 69 when no broker connection was ever made within this many seconds "
+          "of the start; 0 = wait forever"},
+         [](Config& c, const std::string& v) {
+           c.kafka.connect_timeout_s = static_cast<int>(parse_int(v, 0, 86400));
+         }},
         {{"producer.enabled", "true", "run the producer worker"},
          [](Config& c, const std::string& v) { c.producer.enabled = parse_bool(v); }},
         {{"producer.rate", "10", "events per second; 0 = as fast as possible"},
@@ -176,6 +182,17 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) {
            if (v.empty()) throw BadValue{"a non-empty group name"};
            c.consumer.group_id = v;
+         }},
+        {{"consumer.instance_id", "",
+          "static group membership (group.instance.id): a restarted instance takes its partitions "
+          "back at once; unique per instance; empty = dynamic membership"},
+         [](Config& c, const std::string& v) {
+           if (v.size() > 249 || !std::all_of(v.begin(), v.end(), [](unsigned char ch) {
+                 return std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
+               })) {
+             throw BadValue{"empty, or up to 249 characters of a-z A-Z 0-9 . _ -"};
+           }
+           c.consumer.instance_id = v;
          }},
         {{"consumer.output", "json", "json (the event) or envelope (event plus topic, partition, offset, timestamp)"},
          [](Config& c, const std::string& v) {
@@ -301,12 +318,13 @@ void apply_librdkafka(Config& config, const std::string& key, const RawSetting& 
   }
   if (name.empty()) unknown_key(key, raw);
   // Callbacks and opaque pointers cannot come from text, and these are pricepipe's own.
-  static const std::set<std::string> owned = {"group.id", "bootstrap.servers", "metadata.broker.list",
-                                              "enable.auto.offset.store", "dr_cb", "event_cb",
-                                              "rebalance_cb"};
+  static const std::set<std::string> owned = {"group.id", "group.instance.id", "bootstrap.servers",
+                                              "metadata.broker.list", "enable.auto.offset.store", "dr_cb",
+                                              "event_cb", "rebalance_cb", "offset_commit_cb"};
   if (owned.count(name) != 0) {
     throw ConfigError(where(raw) + ": " + key + " cannot be set through librdkafka.*; use " +
-                          (name == "group.id" ? "consumer.group_id"
+                          (name == "group.id"            ? "consumer.group_id"
+                           : name == "group.instance.id" ? "consumer.instance_id"
                            : name == "bootstrap.servers" || name == "metadata.broker.list"
                                ? "kafka.brokers"
                                : "pricepipe's own keys (it is managed by pricepipe)"),

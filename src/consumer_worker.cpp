@@ -1,6 +1,8 @@
 #include "pricepipe/consumer_worker.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
+#include <stdio_ext.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -31,53 +33,74 @@ struct PartitionList {
   ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
 };
 
-// Counts offset commit results; librdkafka calls it on the consumer thread inside consume().
-class CommitWaiter : public RdKafka::OffsetCommitCb {
- public:
-  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
-    last_ = err;
-    ++done_;
-  }
-  std::uint64_t done() const { return done_; }
-  RdKafka::ErrorCode last() const { return last_; }
-
- private:
-  std::uint64_t done_ = 0;
-  RdKafka::ErrorCode last_ = RdKafka::ERR_NO_ERROR;
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
 };
 
-// Commits the stored offsets and waits for the answer until `deadline`: a synchronous commit
-// would wait for a group coordinator without end while the brokers are gone, and the stop
-// must stay within supervisor.shutdown_timeout_s. Messages fetched meanwhile are dropped
-// unprinted and unstored, so they are read again later.
-void commit_within(RdKafka::KafkaConsumer& consumer, const CommitWaiter& commits, Clock::time_point deadline) {
-  const std::uint64_t before = commits.done();
-  const RdKafka::ErrorCode err = consumer.commitAsync();
-  if (err == RdKafka::ERR__NO_OFFSET) return;
-  if (err != RdKafka::ERR_NO_ERROR) {
-    spdlog::warn("consumer: final commit: {}", RdKafka::err2str(err));
-    return;
+enum class CommitResult { kConfirmed, kNothingStored, kFailed, kNoAnswer };
+
+// Commits the consumer's stored offsets and waits for the broker's answer on a queue of its
+// own until `deadline`, calling `wait()` between polls. A synchronous commit (commitSync) waits
+// for a group coordinator without end while the brokers are gone; this one gives up. The queue
+// is released either way (librdkafka keeps its own reference for a late answer). Confirmed
+// offsets go to `book`.
+CommitResult commit_stored(RdKafka::KafkaConsumer& consumer, OffsetBook& book, Clock::time_point deadline,
+                           const std::function<void()>& wait) {
+  rd_kafka_t* rk = consumer.c_ptr();
+  const std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  const rd_kafka_resp_err_t sent = rd_kafka_commit_queue(rk, nullptr, queue.get(), nullptr, nullptr);
+  if (sent == RD_KAFKA_RESP_ERR__NO_OFFSET) return CommitResult::kNothingStored;
+  if (sent != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("consumer: commit: {}", rd_kafka_err2str(sent));
+    return CommitResult::kFailed;
   }
-  while (commits.done() == before && Clock::now() < deadline) {
-    delete consumer.consume(100);
+  while (Clock::now() < deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
+        rd_kafka_queue_poll(queue.get(), static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100))));
+    if (wait) wait();
+    if (!event || rd_kafka_event_type(event.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
+    const rd_kafka_resp_err_t err = rd_kafka_event_error(event.get());
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return CommitResult::kNothingStored;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("consumer: commit failed: {}", rd_kafka_err2str(err));
+      return CommitResult::kFailed;
+    }
+    bool all = true;
+    if (const rd_kafka_topic_partition_list_t* offsets = rd_kafka_event_topic_partition_list(event.get())) {
+      for (int i = 0; i < offsets->cnt; ++i) {
+        const rd_kafka_topic_partition_t& p = offsets->elems[i];
+        if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR && p.offset >= 0) book.committed(p.partition, p.offset);
+        all = all && p.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      }
+    }
+    return all ? CommitResult::kConfirmed : CommitResult::kFailed;
   }
-  if (commits.done() == before) {
-    spdlog::warn("consumer: final commit not confirmed in time (brokers unreachable?); events printed "
-                 "since the last commit will be printed again by the next run");
-  } else if (commits.last() != RdKafka::ERR_NO_ERROR && commits.last() != RdKafka::ERR__NO_OFFSET) {
-    spdlog::warn("consumer: final commit failed: {}", RdKafka::err2str(commits.last()));
-  }
+  return CommitResult::kNoAnswer;
 }
 
-// Serves rebalances on the consumer thread (inside consume()/close()). Before partitions go,
-// whatever was read from them is printed, stored and committed, so the next owner does not
-// print it again.
+// Commit results of librdkafka's own commits (auto-commit every second, the one in close()),
+// on the consumer thread.
+class CommitListener : public RdKafka::OffsetCommitCb {
+ public:
+  explicit CommitListener(ConsumerWorker& worker) : worker_(worker) {}
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (err == RdKafka::ERR_NO_ERROR) worker_.committed(offsets);
+  }
+
+ private:
+  ConsumerWorker& worker_;
+};
+
+// Serves rebalances on the consumer thread (inside consume() or while closing). Before
+// partitions go, whatever was read from them is printed, stored and committed, so the next
+// owner does not print it again.
 class Rebalancer : public RdKafka::RebalanceCb {
  public:
   explicit Rebalancer(ConsumerWorker& worker) : worker_(worker) {}
-  // Set once the final commit was made: the revoke inside close() must not commit again
-  // synchronously (it could wait for a coordinator that is gone).
-  void closing() { closing_ = true; }
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
@@ -85,27 +108,19 @@ class Rebalancer : public RdKafka::RebalanceCb {
     for (const auto* p : partitions) names += (names.empty() ? "" : ",") + std::to_string(p->partition());
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       spdlog::info("consumer: assigned partitions [{}]", names);
-      worker_.forget_read(partitions);
+      worker_.assigned(partitions);
       if (cooperative) delete consumer->incremental_assign(partitions);
       else consumer->assign(partitions);
       return;
     }
     spdlog::info("consumer: partitions [{}] revoked{}", names,
                  err == RdKafka::ERR__REVOKE_PARTITIONS ? "" : " (" + RdKafka::err2str(err) + ")");
-    bool flushed = false;
     try {
-      worker_.flush_output(*consumer);
-      flushed = true;
+      worker_.revoking(*consumer, partitions, err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost());
     } catch (const std::exception& e) {
       // librdkafka calls us from C; the worker thread rethrows after consume() returns. The
       // partitions still go: nothing unstored is committed, so their next owner reads it again.
       error_ = e.what();
-    }
-    if (flushed && err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost() && !closing_) {
-      const RdKafka::ErrorCode commit = consumer->commitSync();
-      if (commit != RdKafka::ERR_NO_ERROR && commit != RdKafka::ERR__NO_OFFSET) {
-        spdlog::warn("consumer: commit before revoke failed: {}", RdKafka::err2str(commit));
-      }
     }
     if (cooperative) delete consumer->incremental_unassign(partitions);
     else consumer->unassign();
@@ -115,10 +130,162 @@ class Rebalancer : public RdKafka::RebalanceCb {
  private:
   ConsumerWorker& worker_;
   std::string error_;
-  bool closing_ = false;
 };
 
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+// One run of the consume loop: reads a batch, decodes and holds it, flushes it, and decides
+// whether the job is done. Counters are kept here and published once per batch.
+class ConsumerWorker::Loop {
+ public:
+  Loop(ConsumerWorker& worker, RdKafka::KafkaConsumer& consumer)
+      : w_(worker),
+        consumer_(consumer),
+        codec_(worker.config_.producer.generator.price_decimals),
+        envelope_(worker.config_.consumer.output == ConsumerOutput::kEnvelope),
+        consumed_(worker.metrics_.consumed),
+        skipped_(worker.metrics_.skipped) {
+    // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
+    const std::uint64_t total = worker.config_.consumer.exit_after;
+    nothing_left_ = total != 0 && total <= worker.already_printed_;
+    exit_after_ = nothing_left_ ? 0 : total - std::min(total, worker.already_printed_);
+  }
+  ~Loop() {
+    if (bad_not_logged_ > 0) {
+      spdlog::warn("consumer: {} more bad messages skipped since the last report", bad_not_logged_);
+    }
+  }
+
+  bool done() const { return nothing_left_; }
+  std::uint64_t read() const { return read_; }
+
+  // Reads up to one batch, prints it, and returns true once the job is complete.
+  bool step() {
+    read_batch();
+    const bool idle = w_.buffered_events_ == 0 && !w_.book_.holding();
+    w_.flush_output(consumer_);
+    consumed_.publish();
+    skipped_.publish();
+    if (!batch_timestamps_.empty()) {
+      // Produce-to-print latency: one clock read per batch, right after it was flushed.
+      const std::int64_t now_ms = wall_clock_ms();
+      for (const std::int64_t ts : batch_timestamps_) latency_batch_.observe_ms(now_ms - ts);
+      batch_timestamps_.clear();
+      w_.metrics_.latency.add(latency_batch_);
+    }
+    if (exit_after_ != 0 && w_.printed_ >= exit_after_) {
+      spdlog::info("consumer: printed {} events (consumer.exit_after)", w_.printed_);
+      return true;
+    }
+    return idle && drained();
+  }
+
+ private:
+  void read_batch() {
+    int timeout_ms = 100;
+    for (int n = 0; n < kMaxBatch && w_.buffer_.size() < kMaxBatchBytes; ++n) {
+      if (exit_after_ != 0 && w_.printed_ + w_.buffered_events_ >= exit_after_) break;
+      std::unique_ptr<RdKafka::Message> msg(consumer_.consume(timeout_ms));
+      timeout_ms = 0;
+      const RdKafka::ErrorCode err = msg->err();
+      if (err == RdKafka::ERR__TIMED_OUT) break;
+      if (err == RdKafka::ERR_NO_ERROR) {
+        hold(*msg);
+      } else if (err == RdKafka::ERR__PARTITION_EOF) {
+        continue;
+      } else if (err == RdKafka::ERR__FATAL) {
+        throw KafkaError("consumer: fatal error: " + msg->errstr());
+      } else {
+        spdlog::warn("consumer: {}", msg->errstr());
+        break;
+      }
+    }
+  }
+
+  // Decodes one message into the output buffer, or skips it as bad; either way its offset is
+  // held until the buffer is flushed.
+  void hold(RdKafka::Message& msg) {
+    const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
+    consumed_.add();
+    ++read_;
+    const DecodeResult decoded = codec_.decode(payload);
+    if (decoded.ok) {
+      if (envelope_) {
+        codec_.encode_envelope(envelope_of(msg), decoded.event, w_.buffer_);
+      } else {
+        codec_.encode(decoded.event, w_.buffer_);
+      }
+      w_.buffer_.push_back('\n');
+      ++w_.buffered_events_;
+      const auto ts = msg.timestamp();
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps_.push_back(ts.timestamp);
+    } else {
+      skip(msg, decoded.reason);
+    }
+    w_.book_.read(msg.partition(), msg.offset());
+  }
+
+  EventEnvelope envelope_of(RdKafka::Message& msg) const {
+    EventEnvelope env;
+    env.topic = w_.config_.kafka.topic;
+    env.partition = msg.partition();
+    env.offset = msg.offset();
+    const auto ts = msg.timestamp();
+    env.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
+    if (msg.key_pointer() != nullptr) {
+      env.key = std::string_view(static_cast<const char*>(msg.key_pointer()), msg.key_len());
+    }
+    return env;
+  }
+
+  void skip(RdKafka::Message& msg, const std::string& reason) {
+    skipped_.add();
+    if (w_.dead_letters_) w_.dead_letters_->send(msg, reason, [this] { w_.heartbeat(); });
+    if (Clock::now() < next_bad_log_) {
+      ++bad_not_logged_;
+      return;
+    }
+    spdlog::warn("consumer: skipped bad message at partition {} offset {}: {}{}", msg.partition(), msg.offset(),
+                 reason, bad_not_logged_ ? fmt::format(" ({} more since the last report)", bad_not_logged_) : "");
+    bad_not_logged_ = 0;
+    next_bad_log_ = Clock::now() + std::chrono::seconds(1);
+  }
+
+  // With producer.count done, whether every assigned partition is read past the producer's end
+  // (checked at most every 200 ms).
+  bool drained() {
+    if (!w_.drain_.load(std::memory_order_acquire) || Clock::now() < next_drain_check_) return false;
+    PartitionEndOffsets ends;
+    {
+      std::lock_guard<std::mutex> lock(w_.drain_mutex_);
+      ends = w_.drain_ends_;
+    }
+    next_drain_check_ = Clock::now() + std::chrono::milliseconds(200);
+    const bool complete = w_.caught_up(consumer_, ends);
+    if (complete) spdlog::info("consumer: read everything the producer wrote");
+    return complete;
+  }
+
+  ConsumerWorker& w_;
+  RdKafka::KafkaConsumer& consumer_;
+  const EventCodec codec_;
+  const bool envelope_;
+  bool nothing_left_ = false;
+  std::uint64_t exit_after_ = 0;
+  std::uint64_t read_ = 0;
+  LocalCount consumed_;
+  LocalCount skipped_;
+  std::vector<std::int64_t> batch_timestamps_;  // producer timestamps of the lines in the batch
+  LatencyHistogram::Batch latency_batch_;
+  Clock::time_point next_bad_log_{};
+  std::uint64_t bad_not_logged_ = 0;
+  Clock::time_point next_drain_check_{};
+};
 
 ConsumerWorker::ConsumerWorker(Config config, std::string brokers, Metrics& metrics, std::FILE* out,
                                std::uint64_t already_printed, FaultInjection fault)
@@ -154,25 +321,19 @@ void ConsumerWorker::await_dead_letters() {
 }
 
 void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
+  if (output_failed_) return;
   // Bad messages of this batch are in the dead-letter topic before anything of it counts as done.
-  if (dead_letters_ && !pending_offsets_.empty()) await_dead_letters();
-  if (!buffer_.empty()) {
-    const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
-    if (written != buffer_.size() || std::fflush(out_) != 0) {
-      // Nothing of this batch is stored, so it is printed again after a restart.
-      throw std::runtime_error(std::string("cannot write events to the output: ") + std::strerror(errno));
-    }
-    buffer_.clear();
-  }
+  if (dead_letters_ && book_.holding()) await_dead_letters();
+  if (!buffer_.empty()) write_out();
   add(metrics_.printed, buffered_events_);
   printed_ += buffered_events_;
   buffered_events_ = 0;
-  if (pending_offsets_.empty()) return;
+  const auto to_store = book_.printed();
+  if (to_store.empty()) return;
   PartitionList offsets;
-  for (const auto& [partition, next] : pending_offsets_) {
+  for (const auto& [partition, next] : to_store) {
     offsets.items.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition, next));
   }
-  pending_offsets_.clear();
   const RdKafka::ErrorCode err = consumer.offsets_store(offsets.items);
   if (err != RdKafka::ERR_NO_ERROR) {
     // A partition revoked meanwhile (ERR__STATE): its new owner prints from the last commit.
@@ -180,13 +341,65 @@ void ConsumerWorker::flush_output(RdKafka::KafkaConsumer& consumer) {
   }
 }
 
+void ConsumerWorker::write_out() {
+  const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
+  if (written == buffer_.size() && std::fflush(out_) == 0) {
+    buffer_.clear();
+    return;
+  }
+  const int error = errno;
+  // Part of the batch may be out, its last line torn. None of it is stored, so the next run
+  // prints the whole batch again from the last commit; this instance prints nothing more, and
+  // what stdio still buffers of it is discarded so that no later write repeats it.
+  output_failed_ = true;
+  buffer_.clear();
+  buffered_events_ = 0;
+  book_.dropped();
+  __fpurge(out_);
+  std::clearerr(out_);
+  throw std::runtime_error(std::string("cannot write events to the output: ") + std::strerror(error));
+}
+
 Clock::duration ConsumerWorker::stop_budget() const {
-  // Half the bound for the commit: close() and the producer's flush share the rest.
+  // Half the bound for a commit: closing and the producer's flush share the rest.
   return std::chrono::milliseconds(std::max(500, config_.supervisor.shutdown_timeout_s * 500));
 }
 
-void ConsumerWorker::forget_read(const std::vector<RdKafka::TopicPartition*>& partitions) {
-  for (const auto* p : partitions) read_to_.erase(p->partition());
+bool ConsumerWorker::commit_bounded(RdKafka::KafkaConsumer& consumer, const char* what) {
+  const auto result = commit_stored(consumer, book_, Clock::now() + stop_budget(), [this] { heartbeat(); });
+  if (result == CommitResult::kConfirmed || result == CommitResult::kNothingStored) return true;
+  if (result == CommitResult::kNoAnswer) {
+    spdlog::warn("consumer: {} not confirmed within {} ms (brokers unreachable?)", what,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(stop_budget()).count());
+  }
+  return false;
+}
+
+void ConsumerWorker::assigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (const auto* p : partitions) book_.forget(p->partition());
+}
+
+void ConsumerWorker::revoking(RdKafka::KafkaConsumer& consumer, const std::vector<RdKafka::TopicPartition*>& partitions,
+                              bool commit) {
+  flush_output(consumer);
+  if (commit && !closing_ && !commit_bounded(consumer, "commit before the revoke")) {
+    std::uint64_t unconfirmed = 0;
+    for (const auto* p : partitions) unconfirmed += book_.unconfirmed(p->partition());
+    if (unconfirmed > 0) {
+      spdlog::warn("consumer: up to {} messages printed from the revoked partitions are not committed; their "
+                   "next owner prints them again",
+                   unconfirmed);
+    }
+  }
+  if (!closing_) {
+    for (const auto* p : partitions) book_.forget(p->partition());
+  }
+}
+
+void ConsumerWorker::committed(const std::vector<RdKafka::TopicPartition*>& offsets) {
+  for (const auto* p : offsets) {
+    if (p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0) book_.committed(p->partition(), p->offset());
+  }
 }
 
 void ConsumerWorker::drain(PartitionEndOffsets ends) {
@@ -205,10 +418,10 @@ bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const Partition
   for (const auto* p : assigned.items) {
     const auto end = ends.find(p->partition());
     if (end == ends.end()) continue;
-    const auto read = read_to_.find(p->partition());
-    if (read == read_to_.end()) {
+    const auto read = book_.read_to(p->partition());
+    if (!read) {
       unread.items.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
-    } else if (read->second < end->second) {
+    } else if (*read < end->second) {
       return false;
     }
   }
@@ -221,11 +434,50 @@ bool ConsumerWorker::caught_up(RdKafka::KafkaConsumer& consumer, const Partition
   return true;
 }
 
+void ConsumerWorker::close_within(RdKafka::KafkaConsumer& consumer, Clock::time_point deadline) {
+  closing_ = true;
+  // Closing on a queue of our own, served here, instead of close(), which waits for the group
+  // coordinator without end while the brokers are gone (librdkafka #3740). What the close has
+  // not finished by the deadline is abandoned: the handle is then destroyed without it.
+  const std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(&consumer));
+  const std::unique_ptr<RdKafka::Error> error(consumer.close(queue.get()));
+  if (error) {
+    spdlog::warn("consumer: close: {}", error->str());
+    return;
+  }
+  while (!consumer.closed() && Clock::now() < deadline) {
+    // consume() serves the rebalance and commit callbacks; messages still arriving are
+    // dropped unprinted and unstored, so they are read again later.
+    delete queue->consume(100);
+    heartbeat();
+  }
+  if (!consumer.closed()) {
+    spdlog::warn("consumer: leaving the group did not finish within the stop bound (brokers unreachable?); "
+                 "going without it");
+  }
+}
+
+void ConsumerWorker::finish(RdKafka::KafkaConsumer& consumer, bool graceful) {
+  const auto started = Clock::now();
+  // The whole stop fits in supervisor.shutdown_timeout_s, with 1.5 s to spare for the rest,
+  // as the producer's flush does.
+  const auto bound = std::chrono::milliseconds(config_.supervisor.shutdown_timeout_s * 1000 - 1500);
+  const auto deadline = started + std::max<Clock::duration>(stop_budget(), bound);
+  if (graceful) flush_output(consumer);  // everything read is printed and stored
+  const bool committed = commit_bounded(consumer, "final commit");
+  close_within(consumer, deadline);
+  const std::uint64_t unconfirmed = book_.unconfirmed();
+  if (!committed && unconfirmed > 0) {
+    spdlog::warn("consumer: up to {} printed messages could not be committed; the next run prints them again",
+                 unconfirmed);
+  }
+}
+
 void ConsumerWorker::run() {
   KafkaEventHandler events("consumer", [this](bool up) { set_broker_reachable(up); });
   Rebalancer rebalancer(*this);
-  CommitWaiter commits;
-  // Before the consumer, so that it outlives close() and the revoke inside it.
+  CommitListener commits(*this);
+  // Before the consumer, so that it outlives the close and the revoke inside it.
   if (!config_.consumer.dead_letter_topic.empty()) {
     dead_letters_ = std::make_unique<DeadLetterQueue>(config_, brokers_);
   }
@@ -236,157 +488,50 @@ void ConsumerWorker::run() {
       conf->set("offset_commit_cb", &commits, errstr) != RdKafka::Conf::CONF_OK) {
     throw KafkaError("consumer callbacks: " + errstr);
   }
+  // Destroyed without librdkafka's blocking consumer close: close_within() does that, bounded.
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
   if (!consumer) throw KafkaError("cannot create the consumer: " + errstr);
 
-  const bool topic_ready = ensure_topic(
-      *consumer, config_.kafka, brokers_, [this] { return !stop_requested(); },
-      [this](int ms) {
-        heartbeat();
-        sleep_for(std::chrono::milliseconds(ms));
-      });
-  const bool dead_letter_ready =
-      topic_ready && (!dead_letters_ || dead_letters_->ensure_topic([this] { return !stop_requested(); },
-                                                                    [this](int ms) {
-                                                                      heartbeat();
-                                                                      sleep_for(std::chrono::milliseconds(ms));
-                                                                    }));
-  if (!dead_letter_ready) {
-    consumer->close();
+  const auto idle = [this](int ms) {
+    heartbeat();
+    sleep_for(std::chrono::milliseconds(ms));
+  };
+  const auto keep_going = [this] { return !stop_requested(); };
+  const bool topic_ready = ensure_topic(*consumer, config_.kafka, brokers_, keep_going, idle);
+  if (topic_ready) set_broker_answered();
+  if (!topic_ready || (dead_letters_ && !dead_letters_->ensure_topic(keep_going, idle))) {
+    close_within(*consumer, Clock::now() + stop_budget());
     return;
   }
   const RdKafka::ErrorCode subscribed = consumer->subscribe({config_.kafka.topic});
   if (subscribed != RdKafka::ERR_NO_ERROR) {
     throw KafkaError("cannot subscribe to " + config_.kafka.topic + ": " + RdKafka::err2str(subscribed));
   }
-  spdlog::info("consumer started: topic {}, group {}, output {}{}", config_.kafka.topic,
-               config_.consumer.group_id,
+  spdlog::info("consumer started: topic {}, group {}{}, output {}{}", config_.kafka.topic, config_.consumer.group_id,
+               config_.consumer.instance_id.empty() ? "" : ", instance " + config_.consumer.instance_id,
                config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
                dead_letters_ ? ", dead letters to " + config_.consumer.dead_letter_topic : "");
 
-  const EventCodec codec(config_.producer.generator.price_decimals);
-  // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
-  const std::uint64_t total_exit_after = config_.consumer.exit_after;
-  const bool nothing_left = total_exit_after != 0 && total_exit_after <= already_printed_;
-  const std::uint64_t exit_after = nothing_left ? 0 : total_exit_after - std::min(total_exit_after, already_printed_);
-  std::uint64_t read = 0;
-  std::vector<std::int64_t> batch_timestamps;  // producer timestamps of the lines in the batch
-  const bool envelope = config_.consumer.output == ConsumerOutput::kEnvelope;
-  auto next_bad_log = Clock::now();
-  std::uint64_t bad_not_logged = 0;
-  auto next_drain_check = Clock::now();
-  bool completed = nothing_left;
-
-  auto handle_message = [&](RdKafka::Message& msg) {
-    const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
-    add(metrics_.consumed);
-    ++read;
-    const DecodeResult decoded = codec.decode(payload);
-    if (decoded.ok) {
-      if (envelope) {
-        EventEnvelope env;
-        env.topic = config_.kafka.topic;
-        env.partition = msg.partition();
-        env.offset = msg.offset();
-        const auto ts = msg.timestamp();
-        env.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
-        if (msg.key_pointer() != nullptr) env.key = std::string_view(static_cast<const char*>(msg.key_pointer()), msg.key_len());
-        codec.encode_envelope(env, decoded.event, buffer_);
-      } else {
-        codec.encode(decoded.event, buffer_);
-      }
-      buffer_.push_back('\n');
-      ++buffered_events_;
-      const auto ts = msg.timestamp();
-      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps.push_back(ts.timestamp);
-    } else {
-      add(metrics_.skipped);
-      if (dead_letters_) dead_letters_->send(msg, decoded.reason, [this] { heartbeat(); });
-      if (Clock::now() >= next_bad_log) {
-        spdlog::warn("consumer: skipped bad message at partition {} offset {}: {}{}", msg.partition(),
-                     msg.offset(), decoded.reason,
-                     bad_not_logged ? fmt::format(" ({} more since the last report)", bad_not_logged) : "");
-        bad_not_logged = 0;
-        next_bad_log = Clock::now() + std::chrono::seconds(1);
-      } else {
-        ++bad_not_logged;
-      }
-    }
-    pending_offsets_[msg.partition()] = msg.offset() + 1;
-    read_to_[msg.partition()] = msg.offset() + 1;
-  };
-
   try {
+    Loop loop(*this, *consumer);
+    bool completed = loop.done();
     while (!stop_requested() && !completed) {
       heartbeat();
-      inject_fault(read);
+      inject_fault(loop.read());
       if (events.fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
-
       if (!rebalancer.error().empty()) throw std::runtime_error(rebalancer.error());
-      int timeout_ms = 100;
-      for (int n = 0; n < kMaxBatch && buffer_.size() < kMaxBatchBytes; ++n) {
-        if (exit_after != 0 && printed_ + buffered_events_ >= exit_after) break;
-        std::unique_ptr<RdKafka::Message> msg(consumer->consume(timeout_ms));
-        timeout_ms = 0;
-        const RdKafka::ErrorCode err = msg->err();
-        if (err == RdKafka::ERR__TIMED_OUT) break;
-        if (err == RdKafka::ERR_NO_ERROR) {
-          events.brokers_up();
-          handle_message(*msg);
-        } else if (err == RdKafka::ERR__PARTITION_EOF) {
-          continue;
-        } else if (err == RdKafka::ERR__FATAL) {
-          throw KafkaError("consumer: fatal error: " + msg->errstr());
-        } else {
-          spdlog::warn("consumer: {}", msg->errstr());
-          break;
-        }
-      }
-      const bool idle = buffered_events_ == 0 && pending_offsets_.empty();
-      flush_output(*consumer);
-      if (!batch_timestamps.empty()) {
-        // Produce-to-print latency: one clock read per batch, right after it was flushed.
-        const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count();
-        for (const std::int64_t ts : batch_timestamps) metrics_.latency.observe_ms(now_ms - ts);
-        batch_timestamps.clear();
-      }
-      if (exit_after != 0 && printed_ >= exit_after) {
-        spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
-        completed = true;
-      } else if (idle && drain_.load(std::memory_order_acquire) && Clock::now() >= next_drain_check) {
-        PartitionEndOffsets ends;
-        {
-          std::lock_guard<std::mutex> lock(drain_mutex_);
-          ends = drain_ends_;
-        }
-        completed = caught_up(*consumer, ends);
-        next_drain_check = Clock::now() + std::chrono::milliseconds(200);
-        if (completed) spdlog::info("consumer: read everything the producer wrote");
-      }
+      completed = loop.step();
     }
   } catch (...) {
     failing_ = true;
-    // Failing: commit what was printed and leave the group cleanly, so the restarted worker
-    // neither prints it again nor waits a session timeout for this member to expire.
-    if (!events.fatal()) {
-      commit_within(*consumer, commits, Clock::now() + stop_budget());
-      rebalancer.closing();
-      consumer->close();
-    }
+    // Failing: commit what was printed and leave the group, so the restarted worker neither
+    // prints it again nor waits a session timeout for this member to expire.
+    if (!events.fatal()) finish(*consumer, false);
     throw;
   }
-
-  if (bad_not_logged > 0) {
-    spdlog::warn("consumer: {} more bad messages skipped since the last report", bad_not_logged);
-  }
-  // Graceful end: everything read is printed and stored; commit it, then leave the group.
-  flush_output(*consumer);
-  commit_within(*consumer, commits, Clock::now() + stop_budget());
-  rebalancer.closing();
-  const RdKafka::ErrorCode closed = consumer->close();
-  if (closed != RdKafka::ERR_NO_ERROR) spdlog::warn("consumer: close: {}", RdKafka::err2str(closed));
+  finish(*consumer, true);
   spdlog::info("consumer stopped: {} printed", printed_);
+  set_releasing();
 }
 
 }  // namespace pricepipe

@@ -71,8 +71,16 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole
     set_or_throw(*conf, "message.timeout.ms", "0");
   } else {
     set_or_throw(*conf, "group.id", config.consumer.group_id);
+    // Static membership: a member that comes back with the same id after a crash is given its
+    // partitions at once, instead of after the broker expired the old member's session.
+    if (!config.consumer.instance_id.empty()) {
+      set_or_throw(*conf, "group.instance.id", config.consumer.instance_id);
+    }
     set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
     set_or_throw(*conf, "enable.auto.commit", "true");
+    // What a crash prints again is what was printed since the last commit: commit the stored
+    // offsets every second instead of librdkafka's 5 s, at one small request per second.
+    set_or_throw(*conf, "auto.commit.interval.ms", "1000");
     set_or_throw(*conf, "auto.offset.reset", "earliest");
     // Suited to a consumer that prints as fast as it reads: refetch a partition 10 ms after its
     // prefetch queue drained below queued.min.messages (librdkafka waits 1 s by default), and

@@ -4,14 +4,39 @@
 
 namespace pricepipe {
 
-void LatencyHistogram::observe_ms(std::int64_t ms, std::uint64_t n) {
-  if (ms < 0) ms = 0;  // clocks of producer and consumer hosts may differ slightly
+namespace {
+
+std::size_t bucket_of(std::int64_t ms) {
   const double seconds = static_cast<double>(ms) / 1000.0;
   std::size_t i = 0;
-  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  buckets_[i].fetch_add(n, std::memory_order_relaxed);
+  while (i < LatencyHistogram::kBounds.size() && seconds > LatencyHistogram::kBounds[i]) ++i;
+  return i;
+}
+
+}  // namespace
+
+void LatencyHistogram::observe_ms(std::int64_t ms, std::uint64_t n) {
+  if (ms < 0) ms = 0;  // clocks of producer and consumer hosts may differ slightly
+  buckets_[bucket_of(ms)].fetch_add(n, std::memory_order_relaxed);
   count_.fetch_add(n, std::memory_order_relaxed);
   sum_ms_.fetch_add(ms * static_cast<std::int64_t>(n), std::memory_order_relaxed);
+}
+
+void LatencyHistogram::Batch::observe_ms(std::int64_t ms) {
+  if (ms < 0) ms = 0;
+  ++buckets_[bucket_of(ms)];
+  ++count_;
+  sum_ms_ += ms;
+}
+
+void LatencyHistogram::add(Batch& batch) {
+  if (batch.count_ == 0) return;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    if (batch.buckets_[i] != 0) buckets_[i].fetch_add(batch.buckets_[i], std::memory_order_relaxed);
+  }
+  count_.fetch_add(batch.count_, std::memory_order_relaxed);
+  sum_ms_.fetch_add(batch.sum_ms_, std::memory_order_relaxed);
+  batch = Batch{};
 }
 
 std::string LatencyHistogram::render(const std::string& name) const {

@@ -109,6 +109,7 @@ void ProducerWorker::run() {
         sleep_for(std::chrono::milliseconds(ms));
       });
   if (!topic_ready) return;
+  set_broker_answered();
 
   // One topic handle for the worker's life: producing by topic name makes librdkafka look the
   // topic up under its handle-wide lock for every event. Declared after the producer, so it
@@ -132,6 +133,7 @@ void ProducerWorker::run() {
   std::string payload;
   std::string key;
   std::uint64_t produced = 0;
+  LocalCount generated(metrics_.generated);  // published with the heartbeat, and at the end
   bool waiting_logged = false;  // the current full-queue wait was reported
   auto check_fatal = [&] {
     if (events.fatal()) {
@@ -146,6 +148,7 @@ void ProducerWorker::run() {
       inject_fault(produced);
       if ((produced & 0x3ff) == 0) {
         heartbeat();
+        generated.publish();
         deliveries.publish();
         check_fatal();
       }
@@ -165,6 +168,8 @@ void ProducerWorker::run() {
         const auto wait = limiter.reserve(Clock::now());
         if (wait > Clock::duration::zero()) {
           heartbeat();
+          generated.publish();  // paced: the counters stay current at any rate
+          deliveries.publish();
           if (!sleep_for(wait)) break;
         }
       }
@@ -207,7 +212,7 @@ void ProducerWorker::run() {
       }
       if (!queued) break;  // stopping while the queue was full: this event was never generated
       ++produced;
-      add(metrics_.generated);
+      generated.add();
       // Serve delivery reports regularly, but not per event: each poll takes librdkafka's
       // queue lock, which showed in the producer's profile at full speed.
       if ((produced & 0x3f) == 0) producer->poll(0);
@@ -218,6 +223,7 @@ void ProducerWorker::run() {
     if (!events.fatal()) producer->flush(std::min(5000, config_.supervisor.shutdown_timeout_s * 500));
     producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
     producer->flush(0);
+    generated.publish();
     deliveries.publish();
     {
       std::lock_guard<std::mutex> lock(end_mutex_);
@@ -254,12 +260,14 @@ void ProducerWorker::run() {
     }
   }
   producer->flush(0);
+  generated.publish();
   deliveries.publish();
   {
     std::lock_guard<std::mutex> lock(end_mutex_);
     end_offsets_ = deliveries.end_offsets();
   }
   spdlog::info("producer stopped: {} produced, {} failed", produced, deliveries.failed());
+  set_releasing();
 }
 
 }  // namespace pricepipe

@@ -25,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxEmbeddedBrokers = 3;
 // Exit code when a graceful stop overran its bound or a second signal cut it short.
 constexpr int kForcedExit = 1;
+// How long a stop waits for librdkafka handles once every worker finished its work.
+constexpr auto kReleaseGrace = std::chrono::milliseconds(500);
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -56,8 +58,19 @@ bool restarts_consumer(const std::string& key) {
          (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.producer."));
 }
 
+// Ends the process without joining the worker threads that still run.
 [[noreturn]] void exit_now(int code, const Metrics& metrics) {
   spdlog::critical("exiting now with code {}; {}", code, metrics.summary());
+  spdlog::default_logger()->flush();
+  std::fflush(stdout);
+  std::_Exit(code);
+}
+
+// Ends a stop whose work is all done while librdkafka still tears down a handle: what is left
+// is a consumer group's last requests to unreachable brokers timing out, which nothing waits on.
+[[noreturn]] void exit_releasing(int code, const Metrics& metrics) {
+  spdlog::info("librdkafka is still closing connections to unreachable brokers; not waiting for it");
+  spdlog::info("pricepipe stopped: {}", metrics.summary());
   spdlog::default_logger()->flush();
   std::fflush(stdout);
   std::_Exit(code);
@@ -85,6 +98,7 @@ Supervisor::~Supervisor() {
   // Workers before the mock cluster: they hold its clients.
   producer_.worker.reset();
   consumer_.worker.reset();
+  releasing_.clear();
   mock_.reset();
 }
 
@@ -116,10 +130,23 @@ void Supervisor::start(Slot& slot) {
 
 bool Supervisor::stop(Slot& slot) {
   if (!slot.worker) return true;
-  slot.worker->request_stop();
-  const bool ended = slot.worker->wait_until(Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s));
-  if (ended && slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(*slot.worker));
-  return ended;
+  Worker& worker = *slot.worker;
+  worker.request_stop();
+  const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
+  bool ended = false;
+  while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) &&
+         !worker.releasing() && Clock::now() < deadline) {
+  }
+  if (!ended && !worker.releasing()) return false;
+  if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
+  if (!ended) releasing_.push_back(std::move(slot.worker));
+  return true;
+}
+
+void Supervisor::reap_released() {
+  releasing_.erase(std::remove_if(releasing_.begin(), releasing_.end(),
+                                  [](const auto& worker) { return worker->wait_until(Clock::now()); }),
+                   releasing_.end());
 }
 
 void Supervisor::note_end_offsets(const ProducerWorker& producer) {
@@ -265,26 +292,49 @@ void Supervisor::reload() {
                outcome(consumer_restart, config_.consumer.enabled, "consumer"));
 }
 
-bool Supervisor::stop_all() {
+Supervisor::StopOutcome Supervisor::stop_all() {
   for (Slot* slot : {&producer_, &consumer_}) {
     if (slot->worker) slot->worker->request_stop();
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
-  for (Slot* slot : {&producer_, &consumer_}) {
-    if (!slot->worker) continue;
-    while (!slot->worker->wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) {
-      if (Clock::now() >= deadline) {
-        spdlog::critical("graceful stop did not finish within {} s (supervisor.shutdown_timeout_s)",
-                         config_.supervisor.shutdown_timeout_s);
-        return false;
-      }
-      const int sig = wait_signal(0);
-      if (sig == SIGTERM || sig == SIGINT) {
-        spdlog::critical("second {} during the graceful stop", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        return false;
-      }
+  auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
+  bool grace = false;
+  for (;;) {
+    bool all_ended = true;
+    bool all_done = true;  // ended, or only destroying handles
+    for (Slot* slot : {&producer_, &consumer_}) {
+      if (!slot->worker || slot->worker->wait_until(Clock::now())) continue;
+      all_ended = false;
+      all_done = all_done && slot->worker->releasing();
+    }
+    reap_released();
+    if (all_ended && releasing_.empty()) return StopOutcome::kStopped;
+    if (all_done && !grace) {
+      // The work is done: handles usually go in milliseconds; a blocked one is not waited for.
+      deadline = std::min(deadline, Clock::now() + kReleaseGrace);
+      grace = true;
+    }
+    if (Clock::now() >= deadline) {
+      if (all_done) return StopOutcome::kReleasing;
+      spdlog::critical("graceful stop did not finish within {} s (supervisor.shutdown_timeout_s)",
+                       config_.supervisor.shutdown_timeout_s);
+      return StopOutcome::kOverran;
+    }
+    const int sig = wait_signal(50);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::critical("second {} during the graceful stop", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      return StopOutcome::kOverran;
     }
   }
+}
+
+bool Supervisor::connect_timed_out(Clock::time_point now) {
+  if (broker_answered_ || config_.kafka.connect_timeout_s == 0) return false;
+  for (const Slot* slot : {&producer_, &consumer_}) {
+    if (slot->worker && slot->worker->broker_answered()) broker_answered_ = true;
+  }
+  if (broker_answered_ || now - started_ < std::chrono::seconds(config_.kafka.connect_timeout_s)) return false;
+  spdlog::error("no Kafka broker answered within {} s (kafka.connect_timeout_s); tried {}: stopping with exit {}",
+                config_.kafka.connect_timeout_s, config_.kafka.brokers, exit_code::kUnavailable);
   return true;
 }
 
@@ -384,6 +434,7 @@ int Supervisor::run() {
     spdlog::error("{}", e.what());
     return exit_code::kConfig;
   }
+  started_ = Clock::now();
   if (config_.producer.enabled) start(producer_);
   if (config_.consumer.enabled) start(consumer_);
 
@@ -406,6 +457,11 @@ int Supervisor::run() {
       notify("READY=1");
     }
     const auto now = Clock::now();
+    reap_released();
+    if (connect_timed_out(now)) {
+      exit_code = exit_code::kUnavailable;
+      break;
+    }
     std::optional<int> done = supervise(producer_, now);
     if (!done) done = supervise(consumer_, now);
     if (done) {
@@ -444,7 +500,11 @@ int Supervisor::run() {
     }
   }
   notify("STOPPING=1");
-  if (!stop_all()) exit_now(kForcedExit, metrics_);
+  switch (stop_all()) {
+    case StopOutcome::kOverran: exit_now(kForcedExit, metrics_);
+    case StopOutcome::kReleasing: exit_releasing(exit_code, metrics_);
+    case StopOutcome::kStopped: break;
+  }
   spdlog::info("pricepipe stopped: {}", metrics_.summary());
   return exit_code;
 }

@@ -150,6 +150,8 @@ TEST_CASE("every bad value is an error naming key and origin and value and what 
       {"consumer.enabled", "2", "true or false"},
       {"consumer.group_id", "", "non-empty"},
       {"consumer.output", "xml", "one of json envelope"},
+      {"consumer.instance_id", "host a", "a-z A-Z 0-9"},
+      {"kafka.connect_timeout_s", "-5", "from 0"},
       {"consumer.exit_after", "ten", "an integer"},
       {"consumer.dead_letter_topic", "a/b", "a-z A-Z"},
       {"supervisor.restart", "sometimes", "one of on-failure always never"},
@@ -238,6 +240,8 @@ TEST_CASE("librdkafka keys pass through and are checked by librdkafka", "[unit][
                  Catch::Contains("No such configuration property"));
   CHECK_THAT(error_of(file_with("librdkafka.linger.ms", "soon")), Catch::Contains("librdkafka.linger.ms"));
   CHECK_THAT(error_of(file_with("librdkafka.group.id", "g")), Catch::Contains("consumer.group_id"));
+  CHECK_THAT(error_of(file_with("librdkafka.consumer.group.instance.id", "h")),
+             Catch::Contains("consumer.instance_id"));
   CHECK_THAT(error_of(file_with("librdkafka.bootstrap.servers", "h:1")), Catch::Contains("kafka.brokers"));
   CHECK_THAT(error_of(file_with("librdkafka.", "x")), Catch::Contains("unknown key"));
   // A secret value is never echoed in an error.

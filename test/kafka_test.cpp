@@ -47,3 +47,19 @@ TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* s
   CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "1000");
   CHECK(conf_value(*consumer, "queued.min.messages") == "500");
 }
+
+TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are committed every second",
+          "[unit][kafka]") {
+  Config config;
+  config.consumer.group_id = "g";
+  auto consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  std::string unset;
+  CHECK(consumer->get("group.instance.id", unset) != RdKafka::Conf::CONF_OK);  // dynamic by default
+  CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "1000");
+  config.consumer.instance_id = "host-a";
+  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  CHECK(conf_value(*consumer, "group.instance.id") == "host-a");
+  config.librdkafka.consumer["auto.commit.interval.ms"] = "5000";  // still the user's to change
+  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "5000");
+}

@@ -26,3 +26,36 @@ TEST_CASE("latency histogram buckets, renders and estimates quantiles", "[unit][
   CHECK_THAT(text, Catch::Contains("x_count 101\n"));
   CHECK_THAT(text, Catch::Contains("x_sum 20.63\n"));
 }
+
+TEST_CASE("a latency batch is invisible until added and then renders as the same observations",
+          "[unit][metrics]") {
+  LatencyHistogram one_by_one;
+  LatencyHistogram batched;
+  LatencyHistogram::Batch batch;
+  for (const std::int64_t ms : {3, 3, 40, 20000, -5}) {
+    one_by_one.observe_ms(ms);
+    batch.observe_ms(ms);
+  }
+  CHECK(batched.count() == 0);
+  CHECK_FALSE(batch.empty());
+  batched.add(batch);
+  CHECK(batch.empty());  // added once, not twice
+  batched.add(batch);
+  CHECK(batched.count() == 5);
+  CHECK(batched.render("x") == one_by_one.render("x"));
+}
+
+TEST_CASE("a local count reaches the shared counter when published or destroyed", "[unit][metrics]") {
+  std::atomic<std::uint64_t> shared{7};
+  {
+    LocalCount count(shared);
+    for (int i = 0; i < 1000; ++i) count.add();
+    CHECK(shared.load() == 7);  // the per-event path leaves the shared counter alone
+    count.publish();
+    CHECK(shared.load() == 1007);
+    count.publish();
+    CHECK(shared.load() == 1007);
+    count.add(5);
+  }
+  CHECK(shared.load() == 1012);  // what was left when it went away
+}

@@ -32,6 +32,7 @@ struct KafkaSettings {
   std::string topic;
   int partitions = 3;
   int replication_factor = 1;
+  int connect_timeout_s = 0;  // 0 = wait forever for a first broker connection
   bool embedded() const { return brokers == "embedded"; }
 };
 
@@ -54,6 +55,7 @@ struct ProducerSettings {
 struct ConsumerSettings {
   bool enabled = true;
   std::string group_id;
+  std::string instance_id;  // group.instance.id; empty = dynamic membership
   ConsumerOutput output = ConsumerOutput::kJson;
   std::uint64_t exit_after = 0;
   std::string dead_letter_topic;

@@ -15,6 +15,7 @@
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/metrics.hpp"
+#include "pricepipe/offset_book.hpp"
 #include "pricepipe/worker.hpp"
 
 namespace RdKafka {
@@ -38,19 +39,36 @@ class ConsumerWorker final : public Worker {
   // it finished producer.count). Any thread.
   void drain(PartitionEndOffsets ends);
 
-  // Called from the rebalance callback on the worker thread: prints and stores what is held.
-  void flush_output(RdKafka::KafkaConsumer& consumer);
-  // Called from the rebalance callback on the worker thread: partitions (re)assigned start
-  // from their committed offset, so what this run read of them before no longer counts.
-  void forget_read(const std::vector<RdKafka::TopicPartition*>& partitions);
+  // The rebalance callback's steps, on the worker thread. Partitions (re)assigned start from
+  // their committed offset, so what this run read of them before no longer counts.
+  void assigned(const std::vector<RdKafka::TopicPartition*>& partitions);
+  // Before partitions go: prints and stores what is held, then (when `commit`) commits it,
+  // bounded like the final commit. Throws when the output failed.
+  void revoking(RdKafka::KafkaConsumer& consumer, const std::vector<RdKafka::TopicPartition*>& partitions,
+                bool commit);
+  // A commit result from librdkafka (auto-commit, or the commit inside close()).
+  void committed(const std::vector<RdKafka::TopicPartition*>& offsets);
 
  protected:
   void run() override;
 
  private:
+  class Loop;
+
+  // Prints and flushes what is held, then stores its offsets. Throws when the output fails,
+  // and after that prints and stores nothing more.
+  void flush_output(RdKafka::KafkaConsumer& consumer);
+  void write_out();
   bool caught_up(RdKafka::KafkaConsumer& consumer, const PartitionEndOffsets& ends);
-  // How long the final commit may wait, from supervisor.shutdown_timeout_s.
+  // How long a commit may wait, from supervisor.shutdown_timeout_s.
   Clock::duration stop_budget() const;
+  // Commits the stored offsets, waiting for the answer at most stop_budget(); false when the
+  // commit was not confirmed (logged).
+  bool commit_bounded(RdKafka::KafkaConsumer& consumer, const char* what);
+  // The end of the run: commit, leave the group, both within the stop bound, and say how
+  // many printed messages could not be committed.
+  void finish(RdKafka::KafkaConsumer& consumer, bool graceful);
+  void close_within(RdKafka::KafkaConsumer& consumer, Clock::time_point deadline);
   // Waits until the dead-letter topic acknowledged every bad message handed to it; while
   // stopping or failing at most stop_budget(). Throws DeadLetterError.
   void await_dead_letters();
@@ -64,16 +82,16 @@ class ConsumerWorker final : public Worker {
   std::mutex drain_mutex_;
   PartitionEndOffsets drain_ends_;
 
-  // Worker thread only: lines not yet flushed and, per partition, the offset to store after.
+  // Worker thread only: lines not yet flushed, and the offsets of what they hold.
   std::string buffer_;
   std::uint64_t buffered_events_ = 0;
-  std::map<std::int32_t, std::int64_t> pending_offsets_;
-  // Per partition, the offset after the last message read in this run.
-  std::map<std::int32_t, std::int64_t> read_to_;
+  OffsetBook book_;
   std::uint64_t printed_ = 0;
   std::unique_ptr<DeadLetterQueue> dead_letters_;  // consumer.dead_letter_topic, when set
   std::uint64_t dead_letters_counted_ = 0;         // of dead_letters_->delivered(), in metrics
   bool failing_ = false;                           // leaving after an error
+  bool closing_ = false;                           // in close(): the revoke commits nothing itself
+  bool output_failed_ = false;                     // a write to `out_` failed: print nothing more
 };
 
 }  // namespace pricepipe

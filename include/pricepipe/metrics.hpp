@@ -16,7 +16,22 @@ class LatencyHistogram {
  public:
   static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                      0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+  // Observations one thread gathers without touching the shared histogram, added in one go.
+  class Batch {
+   public:
+    void observe_ms(std::int64_t ms);
+    bool empty() const { return count_ == 0; }
+
+   private:
+    friend class LatencyHistogram;
+    std::array<std::uint64_t, kBounds.size() + 1> buckets_{};
+    std::uint64_t count_ = 0;
+    std::int64_t sum_ms_ = 0;
+  };
+
   void observe_ms(std::int64_t ms, std::uint64_t n = 1);
+  // Adds the batch's observations (one atomic update per bucket it touched) and empties it.
+  void add(Batch& batch);
   // Prometheus text lines for `name`.
   std::string render(const std::string& name) const;
   // Estimated quantile (0..1) in seconds, interpolated within its bucket; 0 without samples.
@@ -54,5 +69,28 @@ using PartitionEndOffsets = std::map<std::int32_t, std::int64_t>;
 inline void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
   counter.fetch_add(n, std::memory_order_relaxed);
 }
+
+// A count that one thread keeps to itself and adds to a shared counter when it publishes:
+// the workers count every event, and an atomic update per event on counters that share a
+// cache line with the other worker's would cost both hot loops. Publishes what is left when
+// destroyed, so no exit path loses counts.
+class LocalCount {
+ public:
+  explicit LocalCount(std::atomic<std::uint64_t>& shared) : shared_(shared) {}
+  ~LocalCount() { publish(); }
+  LocalCount(const LocalCount&) = delete;
+  LocalCount& operator=(const LocalCount&) = delete;
+
+  void add(std::uint64_t n = 1) { pending_ += n; }
+  void publish() {
+    if (pending_ == 0) return;
+    pricepipe::add(shared_, pending_);
+    pending_ = 0;
+  }
+
+ private:
+  std::atomic<std::uint64_t>& shared_;
+  std::uint64_t pending_ = 0;
+};
 
 }  // namespace pricepipe

@@ -55,9 +55,19 @@ class Supervisor {
     bool completed = false;  // finished its job (producer.count, consumer.exit_after)
   };
 
+  // How a stop of every worker ended.
+  enum class StopOutcome {
+    kStopped,    // every worker thread ended
+    kReleasing,  // every worker finished its work; some still destroy librdkafka handles
+    kOverran,    // the bound passed with a worker still at work, or a second signal came
+  };
+
   void start(Slot& slot);
   // Stops a worker gracefully within supervisor.shutdown_timeout_s; false if it did not end.
+  // A worker that finished and only destroys its handles is moved to releasing_ (true).
   bool stop(Slot& slot);
+  // Joins the workers of releasing_ that have ended.
+  void reap_released();
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
   void reload();
@@ -66,8 +76,9 @@ class Supervisor {
   void start_http();
   void restart_for_reload(Slot& slot, bool enabled);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
-  // Returns false when the bound passed or a second signal asked to exit at once.
-  bool stop_all();
+  StopOutcome stop_all();
+  // kafka.connect_timeout_s: true (logged) when it passed with no broker ever answering.
+  bool connect_timed_out(Clock::time_point now);
   void update_health();
   // All enabled workers run (or finished their job) and heartbeat: for READY=1 and WATCHDOG=1.
   bool workers_alive(Clock::time_point now) const;
@@ -90,6 +101,11 @@ class Supervisor {
   Slot consumer_{Kind::kConsumer, "consumer", nullptr, std::nullopt, std::nullopt, false};
   bool draining_ = false;
   PartitionEndOffsets produced_ends_;
+  // Workers that finished and are still destroying their librdkafka handles (see
+  // Worker::releasing()); their threads are joined once they end, or abandoned at exit.
+  std::vector<std::unique_ptr<Worker>> releasing_;
+  Clock::time_point started_{};
+  bool broker_answered_ = false;  // a worker reached a broker since the start
   std::unique_ptr<HealthServer> http_;
   bool ready_sent_ = false;
   mutable std::mutex health_mutex_;

@@ -52,6 +52,12 @@ class Worker {
   // Whether the worker's client currently has a broker connection up (from librdkafka's
   // statistics); false until the first report.
   bool broker_reachable() const { return broker_up_.load(std::memory_order_relaxed); }
+  // Whether a broker answered this worker since it started.
+  bool broker_answered() const { return broker_answered_.load(std::memory_order_relaxed); }
+  // The worker finished its work and only destroys its librdkafka handles now, which can take
+  // a minute while the brokers are unreachable (the consumer group's last requests time out).
+  // Nothing of the delivery promise waits on that, so a stop need not either.
+  bool releasing() const { return releasing_.load(std::memory_order_acquire); }
 
  protected:
   virtual void run() = 0;
@@ -61,7 +67,13 @@ class Worker {
   void heartbeat();
   // Sleeps for `d`, until a stop is requested or until nudged; returns false when stopping.
   bool sleep_for(Clock::duration d);
-  void set_broker_reachable(bool up) { broker_up_.store(up, std::memory_order_relaxed); }
+  void set_broker_reachable(bool up) {
+    broker_up_.store(up, std::memory_order_relaxed);
+    if (up) broker_answered_.store(true, std::memory_order_relaxed);
+  }
+  void set_broker_answered() { broker_answered_.store(true, std::memory_order_relaxed); }
+  // Call when only destroying the librdkafka handles is left (see releasing()).
+  void set_releasing() { releasing_.store(true, std::memory_order_release); }
   // Test fault injection: throws, or stops heartbeating until a stop is requested, once
   // `events` reaches the configured count. A no-op unless --unsafe-fault-injection set it.
   void inject_fault(std::uint64_t events) {
@@ -78,6 +90,8 @@ class Worker {
   std::atomic<WorkerState> state_{WorkerState::kIdle};
   std::atomic<Clock::rep> heartbeat_{0};
   std::atomic<bool> broker_up_{false};
+  std::atomic<bool> broker_answered_{false};
+  std::atomic<bool> releasing_{false};
   FaultInjection fault_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // stop requests, for sleep_for
