@@ -166,9 +166,7 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   const auto decision = slot.policy->on_exit(true, now);
   if (decision.restart) {
     add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);
-    spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name,
-                 reason, std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count(),
-                 decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
+    log_restart(slot, reason, decision);
     slot.restart_at = now + decision.delay;
     return std::nullopt;
   }
@@ -179,6 +177,20 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
                   slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
   }
   return exit_code::kSoftware;
+}
+
+void Supervisor::log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision) {
+  const auto delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count();
+  if (decision.over_budget) {
+    // restart=always past the budget: an error each time, as the worker keeps failing and
+    // nothing will end the restarts.
+    spdlog::error("{} worker failed ({}); past supervisor.max_restarts={} within {} s; supervisor.restart=always: "
+                  "restarting in {} ms (supervisor.backoff_max_ms)",
+                  slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s, delay_ms);
+    return;
+  }
+  spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name, reason,
+               delay_ms, decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
 }
 
 void Supervisor::start_http() {

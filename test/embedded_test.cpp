@@ -13,8 +13,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <set>
@@ -282,4 +284,49 @@ TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", 
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.err, Catch::Contains("cannot listen on port " + std::to_string(port)) &&
                         Catch::Contains("supervisor.http_port"));
+}
+
+namespace {
+
+// How many times the log says the worker failed and is restarted.
+std::size_t restarts_logged(const std::string& err, const std::string& worker) {
+  const std::regex line(worker + R"( worker failed \([^\n]*restarting in [0-9]+ ms)");
+  return static_cast<std::size_t>(
+      std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator()));
+}
+
+// A consumer that throws as soon as it starts, every instance, under a budget of one restart.
+std::vector<std::string> failing_consumer_args(const std::string& mode) {
+  return pricepipe_args({"--supervisor.restart=" + mode, "--supervisor.max_restarts=1",
+                         "--supervisor.backoff_initial_ms=50", "--supervisor.backoff_max_ms=200",
+                         "--unsafe-fault-injection=consumer:throw:0"});
+}
+
+}  // namespace
+
+TEST_CASE("supervisor.restart=always keeps restarting past the budget until SIGTERM", "[embedded]") {
+  Process p(failing_consumer_args("always"));
+  // Three restarts with a budget of one: the daemon is still there, restarting.
+  const bool restarting = p.read_until([](const std::string&, const std::string& err) {
+    return restarts_logged(err, "consumer") >= 3;
+  }, 60s);
+  INFO(p.err());
+  REQUIRE(restarting);
+  p.signal(SIGTERM);
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("SIGTERM received"));
+  CHECK_THAT(r.err, Catch::Contains("past supervisor.max_restarts=1 within 60 s; supervisor.restart=always"));
+  CHECK(r.err.find("out of restarts") == std::string::npos);
+}
+
+TEST_CASE("supervisor.restart=on-failure exits 70 past the budget", "[embedded]") {
+  const auto r = run_process(failing_consumer_args("on-failure"), 60s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 70);
+  CHECK(restarts_logged(r.err, "consumer") == 1);
+  CHECK_THAT(r.err, Catch::Contains("out of restarts: 1 within 60 s (supervisor.max_restarts)"));
 }

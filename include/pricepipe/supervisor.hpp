@@ -33,8 +33,8 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Runs until a signal, the work is done, or a worker is out of restarts. Returns the exit
-  // code. Call from the main thread after block_signals().
+  // Runs until a signal, the work is done, or a worker is out of restarts (never with
+  // supervisor.restart=always). Returns the exit code. Call from the main thread after block_signals().
   int run();
 
   // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and every thread it starts
@@ -60,6 +60,8 @@ class Supervisor {
   bool stop(Slot& slot);
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
+  // Logs a failed worker's restart: a warning within the budget, an error past it (always).
+  void log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision);
   void reload();
   // (Re)starts the health endpoint on supervisor.http_port; none when 0. Throws when the port
   // cannot be bound.
