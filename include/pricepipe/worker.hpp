@@ -62,8 +62,9 @@ class Worker {
   // Sleeps for `d`, until a stop is requested or until nudged; returns false when stopping.
   bool sleep_for(Clock::duration d);
   void set_broker_reachable(bool up) { broker_up_.store(up, std::memory_order_relaxed); }
-  // Test fault injection: throws, or stops heartbeating until a stop is requested, once
-  // `events` reaches the configured count. A no-op unless --unsafe-fault-injection set it.
+  // Test fault injection: throws, stops heartbeating until a stop is requested, or arms a
+  // slow stop, once `events` reaches the configured count. A no-op unless
+  // --unsafe-fault-injection set it.
   void inject_fault(std::uint64_t events) {
     if (fault_.kind != FaultInjection::Kind::kNone && events >= fault_.after_events) fire_fault();
   }
@@ -71,6 +72,8 @@ class Worker {
  private:
   void thread_main();
   void fire_fault();
+  // The slow-stop fault: kSlowStopDelay more of heartbeating before the thread ends.
+  void stop_slowly();
 
   std::string name_;
   std::thread thread_;
@@ -79,6 +82,7 @@ class Worker {
   std::atomic<Clock::rep> heartbeat_{0};
   std::atomic<bool> broker_up_{false};
   FaultInjection fault_;
+  bool slow_stop_ = false;  // the slow-stop fault fired; worker thread only
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // stop requests, for sleep_for
   std::condition_variable done_cv_;  // thread end, for wait_until
