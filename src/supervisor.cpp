@@ -25,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxEmbeddedBrokers = 3;
 // Exit code when a graceful stop overran its bound or a second signal cut it short.
 constexpr int kForcedExit = 1;
+// How long a wait for a stopping worker lasts before the supervisor looks around again.
+constexpr auto kStopSlice = std::chrono::milliseconds(50);
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -117,9 +119,18 @@ void Supervisor::start(Slot& slot) {
 bool Supervisor::stop(Slot& slot) {
   if (!slot.worker) return true;
   slot.worker->request_stop();
-  const bool ended = slot.worker->wait_until(Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s));
-  if (ended && slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(*slot.worker));
-  return ended;
+  const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
+  // In short slices, feeding the watchdog meanwhile: this thread may be busy stopping workers
+  // for up to 2 x shutdown_timeout_s (a reload that restarts both), longer than systemd's
+  // WatchdogSec allows. Within the bound the supervisor is making progress; past it the
+  // caller ends the process.
+  while (!slot.worker->wait_until(std::min(deadline, Clock::now() + kStopSlice))) {
+    const auto now = Clock::now();
+    if (now >= deadline) return false;
+    feed_watchdog(now);
+  }
+  if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(*slot.worker));
+  return true;
 }
 
 void Supervisor::note_end_offsets(const ProducerWorker& producer) {
@@ -284,7 +295,7 @@ bool Supervisor::stop_all() {
   const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
   for (Slot* slot : {&producer_, &consumer_}) {
     if (!slot->worker) continue;
-    while (!slot->worker->wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) {
+    while (!slot->worker->wait_until(std::min(deadline, Clock::now() + kStopSlice))) {
       if (Clock::now() >= deadline) {
         spdlog::critical("graceful stop did not finish within {} s (supervisor.shutdown_timeout_s)",
                          config_.supervisor.shutdown_timeout_s);
@@ -303,6 +314,12 @@ bool Supervisor::stop_all() {
 void Supervisor::notify(const char* state) const {
   const int rc = sd_notify(0, state);
   if (rc < 0) spdlog::debug("sd_notify({}): {}", state, std::strerror(-rc));
+}
+
+void Supervisor::feed_watchdog(Clock::time_point now) {
+  if (!watchdog_interval_ || now < next_watchdog_) return;
+  notify("WATCHDOG=1");
+  next_watchdog_ = now + *watchdog_interval_;
 }
 
 bool Supervisor::workers_alive(Clock::time_point now) const {
@@ -400,9 +417,9 @@ int Supervisor::run() {
   if (config_.consumer.enabled) start(consumer_);
 
   std::uint64_t watchdog_usec = 0;
-  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
-  const auto watchdog_interval = std::chrono::microseconds(watchdog_usec / 2);
-  auto next_watchdog = Clock::now();
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    watchdog_interval_ = std::chrono::microseconds(watchdog_usec / 2);
+  }
   auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
   int exit_code = exit_code::kOk;
   for (;;) {
@@ -445,11 +462,9 @@ int Supervisor::run() {
       ready_sent_ = true;
     }
     // The watchdog is fed only while the workers are alive: a hung worker that the restart
-    // policy cannot cure gets the whole service restarted by systemd.
-    if (watchdog && now >= next_watchdog && workers_alive(now)) {
-      notify("WATCHDOG=1");
-      next_watchdog = now + watchdog_interval;
-    }
+    // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
+    // a worker stops within its bound.)
+    if (workers_alive(now)) feed_watchdog(now);
     if (config_.log.stats_interval_s > 0 && now >= next_stats) {
       spdlog::info("stats: {}", metrics_.summary());
       next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);

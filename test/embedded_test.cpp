@@ -229,11 +229,13 @@ class NotifySocket {
       if (n <= 0) continue;
       const std::string message(buffer, static_cast<std::size_t>(n));
       messages.push_back(message);
+      arrivals.push_back(std::chrono::steady_clock::now());
       if (message.find(wanted) != std::string::npos) return true;
     }
     return false;
   }
   std::vector<std::string> messages;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;  // when each message was read
 
  private:
   std::string path_;
@@ -263,6 +265,57 @@ TEST_CASE("sd_notify: READY, WATCHDOG while healthy, RELOADING then READY on SIG
     INFO(m);
     CHECK((m == "READY=1" || m == "WATCHDOG=1" || m == "RELOADING=1" || m == "STOPPING=1"));
   }
+}
+
+namespace {
+
+// The shipped supervisor.conf with consumer.output set to `output`, at `path`.
+void write_config(const std::string& path, const std::string& output) {
+  std::ifstream shipped(kShippedConfig);
+  const std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+  REQUIRE(text.find("\noutput = json\n") != std::string::npos);
+  std::ofstream(path) << std::regex_replace(text, std::regex("\noutput = json\n"), "\noutput = " + output + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("sd_notify: WATCHDOG keeps coming while a reload waits for a slow worker stop", "[embedded]") {
+  // A change of consumer.output restarts the consumer on SIGHUP; its first instance takes 3 s
+  // more to stop (slow-stop), well within supervisor.shutdown_timeout_s.
+  const std::string path = temp_file("");
+  write_config(path, "json");
+  NotifySocket notify;
+  std::vector<std::string> args{"env", "NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"};
+  for (const auto& a : pricepipe_args({"--producer.rate=100", "--unsafe-fault-injection=consumer:slow-stop:0:1"})) {
+    args.push_back(a);
+  }
+  std::replace(args.begin(), args.end(), kShippedConfig, path);
+  Process p(args);
+  REQUIRE(notify.wait_for("READY=1", 60s));
+  // An event printed: the consumer ran its loop, which armed the fault.
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return out.find('\n') != std::string::npos; }, 60s));
+  write_config(path, "envelope");
+  p.signal(SIGHUP);
+  REQUIRE(notify.wait_for("RELOADING=1", 10s));
+  const std::size_t reloading = notify.messages.size() - 1;
+  REQUIRE(notify.wait_for("READY=1", 30s));
+  const std::size_t ready = notify.messages.size() - 1;
+  p.signal(SIGTERM);
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("injected slow stop") && Catch::Contains("reload: applied; consumer restarted"));
+  // The reload did wait for the slow stop, and WATCHDOG=1 (every 0.5 s) kept coming meanwhile.
+  const auto seconds = [](std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  CHECK(seconds(notify.arrivals[ready] - notify.arrivals[reloading]) >= 2.5);
+  double longest_gap = 0;
+  for (std::size_t i = reloading + 1; i <= ready; ++i) {
+    INFO(notify.messages[i]);
+    if (i < ready) CHECK(notify.messages[i] == "WATCHDOG=1");
+    longest_gap = std::max(longest_gap, seconds(notify.arrivals[i] - notify.arrivals[i - 1]));
+  }
+  CHECK(longest_gap <= 1.5);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", "[embedded]") {

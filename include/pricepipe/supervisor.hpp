@@ -57,6 +57,7 @@ class Supervisor {
 
   void start(Slot& slot);
   // Stops a worker gracefully within supervisor.shutdown_timeout_s; false if it did not end.
+  // Feeds the watchdog while it waits.
   bool stop(Slot& slot);
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
@@ -75,6 +76,9 @@ class Supervisor {
   bool workers_alive(Clock::time_point now) const;
   // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
   void notify(const char* state) const;
+  // WATCHDOG=1 when systemd asked for a watchdog (WATCHDOG_USEC) and half its interval has
+  // passed since the last one. The callers decide whether the daemon deserves it.
+  void feed_watchdog(Clock::time_point now);
   HealthStatus health() const;
   std::string render_metrics() const;
   void note_end_offsets(const ProducerWorker& producer);
@@ -94,6 +98,8 @@ class Supervisor {
   PartitionEndOffsets produced_ends_;
   std::unique_ptr<HealthServer> http_;
   bool ready_sent_ = false;
+  std::optional<Clock::duration> watchdog_interval_;  // none: no watchdog asked for
+  Clock::time_point next_watchdog_{};
   mutable std::mutex health_mutex_;
   HealthStatus health_;
 };
