@@ -209,7 +209,9 @@ const std::vector<KeySpec>& key_specs() {
            }
            c.consumer.dead_letter_topic = v;
          }},
-        {{"supervisor.restart", "on-failure", "restart a stopped worker: on-failure, always or never"},
+        {{"supervisor.restart", "on-failure",
+          "restart a failed worker: on-failure (past max_restarts the daemon exits 70), always (never give "
+          "up: past max_restarts, every backoff_max_ms) or never (the first failure exits 70)"},
          [](Config& c, const std::string& v) {
            const auto mode = parse_choice(v, {"on-failure", "always", "never"});
            c.supervisor.restart = mode == "on-failure" ? RestartMode::kOnFailure
@@ -224,7 +226,8 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) {
            c.supervisor.backoff_max_ms = static_cast<int>(parse_int(v, 1, 3600000));
          }},
-        {{"supervisor.max_restarts", "10", "restarts allowed within restart_window_s; past it the daemon exits 70"},
+        {{"supervisor.max_restarts", "10",
+          "restarts allowed within restart_window_s; past it the daemon exits 70 (restart=on-failure)"},
          [](Config& c, const std::string& v) {
            c.supervisor.max_restarts = static_cast<int>(parse_int(v, 0, 1000000));
          }},

@@ -17,8 +17,8 @@ std::vector<FaultRule> parse_fault_rules(const std::string& spec) {
     while (std::getline(fields, field, ':')) parts.push_back(field);
     const auto bad = [&item] {
       return ConfigError("--unsafe-fault-injection: '" + item +
-                             "' is not WORKER:KIND:AFTER[:TIMES] (producer|consumer, throw|hang, "
-                             "events, instances)",
+                             "' is not WORKER:KIND:AFTER[:TIMES] (producer|consumer, "
+                             "throw|hang|slow-stop, events, instances)",
                          exit_code::kUsage);
     };
     if (parts.size() < 3 || parts.size() > 4) throw bad();
@@ -27,7 +27,10 @@ std::vector<FaultRule> parse_fault_rules(const std::string& spec) {
     if (rule.worker != "producer" && rule.worker != "consumer") throw bad();
     if (parts[1] == "throw") rule.fault.kind = FaultInjection::Kind::kThrow;
     else if (parts[1] == "hang") rule.fault.kind = FaultInjection::Kind::kHang;
+    else if (parts[1] == "slow-stop") rule.fault.kind = FaultInjection::Kind::kSlowStop;
     else throw bad();
+    // Digits only: std::stoull would take "-1" as 2^64 - 1.
+    if (parts[2].empty() || parts[2].find_first_not_of("0123456789") != std::string::npos) throw bad();
     try {
       std::size_t used = 0;
       rule.fault.after_events = std::stoull(parts[2], &used);

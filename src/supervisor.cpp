@@ -27,6 +27,8 @@ constexpr int kMaxEmbeddedBrokers = 3;
 constexpr int kForcedExit = 1;
 // How long a stop waits for librdkafka handles once every worker finished its work.
 constexpr auto kReleaseGrace = std::chrono::milliseconds(500);
+// How long a wait for a stopping worker lasts before the supervisor looks around again.
+constexpr auto kStopSlice = std::chrono::milliseconds(50);
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -133,11 +135,16 @@ bool Supervisor::stop(Slot& slot) {
   Worker& worker = *slot.worker;
   worker.request_stop();
   const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
+  // In short slices, feeding the watchdog meanwhile: this thread may be busy stopping workers
+  // for up to 2 x shutdown_timeout_s (a reload that restarts both), longer than systemd's
+  // WatchdogSec allows. Within the bound the supervisor is making progress; past it the
+  // caller ends the process. A worker that only destroys its handles is not waited for.
   bool ended = false;
-  while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)))) &&
-         !worker.releasing() && Clock::now() < deadline) {
+  while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + kStopSlice))) && !worker.releasing()) {
+    const auto now = Clock::now();
+    if (now >= deadline) return false;
+    feed_watchdog(now);
   }
-  if (!ended && !worker.releasing()) return false;
   if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
   if (!ended) releasing_.push_back(std::move(slot.worker));
   return true;
@@ -193,9 +200,7 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   const auto decision = slot.policy->on_exit(true, now);
   if (decision.restart) {
     add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);
-    spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name,
-                 reason, std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count(),
-                 decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
+    log_restart(slot, reason, decision);
     slot.restart_at = now + decision.delay;
     return std::nullopt;
   }
@@ -206,6 +211,20 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
                   slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
   }
   return exit_code::kSoftware;
+}
+
+void Supervisor::log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision) {
+  const auto delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count();
+  if (decision.over_budget) {
+    // restart=always past the budget: an error each time, as the worker keeps failing and
+    // nothing will end the restarts.
+    spdlog::error("{} worker failed ({}); past supervisor.max_restarts={} within {} s; supervisor.restart=always: "
+                  "restarting in {} ms (supervisor.backoff_max_ms)",
+                  slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s, delay_ms);
+    return;
+  }
+  spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name, reason,
+               delay_ms, decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
 }
 
 void Supervisor::start_http() {
@@ -343,6 +362,12 @@ void Supervisor::notify(const char* state) const {
   if (rc < 0) spdlog::debug("sd_notify({}): {}", state, std::strerror(-rc));
 }
 
+void Supervisor::feed_watchdog(Clock::time_point now) {
+  if (!watchdog_interval_ || now < next_watchdog_) return;
+  notify("WATCHDOG=1");
+  next_watchdog_ = now + *watchdog_interval_;
+}
+
 bool Supervisor::workers_alive(Clock::time_point now) const {
   for (const Slot* slot : {&producer_, &consumer_}) {
     const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
@@ -439,9 +464,9 @@ int Supervisor::run() {
   if (config_.consumer.enabled) start(consumer_);
 
   std::uint64_t watchdog_usec = 0;
-  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
-  const auto watchdog_interval = std::chrono::microseconds(watchdog_usec / 2);
-  auto next_watchdog = Clock::now();
+  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    watchdog_interval_ = std::chrono::microseconds(watchdog_usec / 2);
+  }
   auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
   int exit_code = exit_code::kOk;
   for (;;) {
@@ -489,11 +514,9 @@ int Supervisor::run() {
       ready_sent_ = true;
     }
     // The watchdog is fed only while the workers are alive: a hung worker that the restart
-    // policy cannot cure gets the whole service restarted by systemd.
-    if (watchdog && now >= next_watchdog && workers_alive(now)) {
-      notify("WATCHDOG=1");
-      next_watchdog = now + watchdog_interval;
-    }
+    // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
+    // a worker stops within its bound.)
+    if (workers_alive(now)) feed_watchdog(now);
     if (config_.log.stats_interval_s > 0 && now >= next_stats) {
       spdlog::info("stats: {}", metrics_.summary());
       next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pricepipe {
@@ -22,12 +23,26 @@ Worker::Worker(std::string name, FaultInjection fault) : name_(std::move(name)),
 void Worker::fire_fault() {
   const FaultInjection fault = fault_;
   fault_ = FaultInjection{};  // once per worker instance
+  if (fault.kind == FaultInjection::Kind::kSlowStop) {
+    slow_stop_ = true;  // takes effect when the worker stops: thread_main
+    return;
+  }
   if (fault.kind == FaultInjection::Kind::kThrow) {
     throw std::runtime_error("injected fault (--unsafe-fault-injection)");
   }
   spdlog::warn("{} worker: injected hang (--unsafe-fault-injection): no heartbeat until stopped", name_);
   std::unique_lock<std::mutex> lock(mutex_);
   wake_.wait(lock, [this] { return stop_.load(std::memory_order_acquire); });
+}
+
+void Worker::stop_slowly() {
+  spdlog::warn("{} worker: injected slow stop (--unsafe-fault-injection): ending in {} ms", name_,
+               kSlowStopDelay.count());
+  const auto end = Clock::now() + kSlowStopDelay;
+  while (Clock::now() < end) {
+    heartbeat();
+    std::this_thread::sleep_for(std::min<Clock::duration>(end - Clock::now(), std::chrono::milliseconds(100)));
+  }
 }
 
 Worker::~Worker() {
@@ -90,7 +105,10 @@ void Worker::thread_main() {
   std::string failure;
   try {
     run();
-    if (stop_requested()) end_state = WorkerState::kStopped;
+    if (stop_requested()) {
+      end_state = WorkerState::kStopped;
+      if (slow_stop_) stop_slowly();
+    }
   } catch (const std::exception& e) {
     end_state = WorkerState::kFailed;
     failure = e.what();

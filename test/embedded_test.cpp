@@ -13,8 +13,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <set>
@@ -227,11 +229,13 @@ class NotifySocket {
       if (n <= 0) continue;
       const std::string message(buffer, static_cast<std::size_t>(n));
       messages.push_back(message);
+      arrivals.push_back(std::chrono::steady_clock::now());
       if (message.find(wanted) != std::string::npos) return true;
     }
     return false;
   }
   std::vector<std::string> messages;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;  // when each message was read
 
  private:
   std::string path_;
@@ -263,6 +267,57 @@ TEST_CASE("sd_notify: READY, WATCHDOG while healthy, RELOADING then READY on SIG
   }
 }
 
+namespace {
+
+// The shipped supervisor.conf with consumer.output set to `output`, at `path`.
+void write_config(const std::string& path, const std::string& output) {
+  std::ifstream shipped(kShippedConfig);
+  const std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+  REQUIRE(text.find("\noutput = json\n") != std::string::npos);
+  std::ofstream(path) << std::regex_replace(text, std::regex("\noutput = json\n"), "\noutput = " + output + "\n");
+}
+
+}  // namespace
+
+TEST_CASE("sd_notify: WATCHDOG keeps coming while a reload waits for a slow worker stop", "[embedded]") {
+  // A change of consumer.output restarts the consumer on SIGHUP; its first instance takes 3 s
+  // more to stop (slow-stop), well within supervisor.shutdown_timeout_s.
+  const std::string path = temp_file("");
+  write_config(path, "json");
+  NotifySocket notify;
+  std::vector<std::string> args{"env", "NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"};
+  for (const auto& a : pricepipe_args({"--producer.rate=100", "--unsafe-fault-injection=consumer:slow-stop:0:1"})) {
+    args.push_back(a);
+  }
+  std::replace(args.begin(), args.end(), kShippedConfig, path);
+  Process p(args);
+  REQUIRE(notify.wait_for("READY=1", 60s));
+  // An event printed: the consumer ran its loop, which armed the fault.
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return out.find('\n') != std::string::npos; }, 60s));
+  write_config(path, "envelope");
+  p.signal(SIGHUP);
+  REQUIRE(notify.wait_for("RELOADING=1", 10s));
+  const std::size_t reloading = notify.messages.size() - 1;
+  REQUIRE(notify.wait_for("READY=1", 30s));
+  const std::size_t ready = notify.messages.size() - 1;
+  p.signal(SIGTERM);
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("injected slow stop") && Catch::Contains("reload: applied; consumer restarted"));
+  // The reload did wait for the slow stop, and WATCHDOG=1 (every 0.5 s) kept coming meanwhile.
+  const auto seconds = [](std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  CHECK(seconds(notify.arrivals[ready] - notify.arrivals[reloading]) >= 2.5);
+  double longest_gap = 0;
+  for (std::size_t i = reloading + 1; i <= ready; ++i) {
+    INFO(notify.messages[i]);
+    if (i < ready) CHECK(notify.messages[i] == "WATCHDOG=1");
+    longest_gap = std::max(longest_gap, seconds(notify.arrivals[i] - notify.arrivals[i - 1]));
+  }
+  CHECK(longest_gap <= 1.5);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", "[embedded]") {
   // Take a port first, then ask pricepipe for the same one.
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -282,4 +337,49 @@ TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", 
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.err, Catch::Contains("cannot listen on port " + std::to_string(port)) &&
                         Catch::Contains("supervisor.http_port"));
+}
+
+namespace {
+
+// How many times the log says the worker failed and is restarted.
+std::size_t restarts_logged(const std::string& err, const std::string& worker) {
+  const std::regex line(worker + R"( worker failed \([^\n]*restarting in [0-9]+ ms)");
+  return static_cast<std::size_t>(
+      std::distance(std::sregex_iterator(err.begin(), err.end(), line), std::sregex_iterator()));
+}
+
+// A consumer that throws as soon as it starts, every instance, under a budget of one restart.
+std::vector<std::string> failing_consumer_args(const std::string& mode) {
+  return pricepipe_args({"--supervisor.restart=" + mode, "--supervisor.max_restarts=1",
+                         "--supervisor.backoff_initial_ms=50", "--supervisor.backoff_max_ms=200",
+                         "--unsafe-fault-injection=consumer:throw:0"});
+}
+
+}  // namespace
+
+TEST_CASE("supervisor.restart=always keeps restarting past the budget until SIGTERM", "[embedded]") {
+  Process p(failing_consumer_args("always"));
+  // Three restarts with a budget of one: the daemon is still there, restarting.
+  const bool restarting = p.read_until([](const std::string&, const std::string& err) {
+    return restarts_logged(err, "consumer") >= 3;
+  }, 60s);
+  INFO(p.err());
+  REQUIRE(restarting);
+  p.signal(SIGTERM);
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("SIGTERM received"));
+  CHECK_THAT(r.err, Catch::Contains("past supervisor.max_restarts=1 within 60 s; supervisor.restart=always"));
+  CHECK(r.err.find("out of restarts") == std::string::npos);
+}
+
+TEST_CASE("supervisor.restart=on-failure exits 70 past the budget", "[embedded]") {
+  const auto r = run_process(failing_consumer_args("on-failure"), 60s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 70);
+  CHECK(restarts_logged(r.err, "consumer") == 1);
+  CHECK_THAT(r.err, Catch::Contains("out of restarts: 1 within 60 s (supervisor.max_restarts)"));
 }

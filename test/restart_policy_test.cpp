@@ -44,6 +44,8 @@ TEST_CASE("past max_restarts within the window the budget is exhausted", "[unit]
   const auto fourth = policy.on_exit(true, now);
   CHECK_FALSE(fourth.restart);
   CHECK(fourth.budget_exhausted);
+  CHECK(fourth.over_budget);
+  CHECK(fourth.attempt == 4);
   // Once the window has passed, earlier restarts no longer count.
   RestartPolicy later(settings(RestartMode::kOnFailure, 3), 1);
   Clock::time_point t{};
@@ -59,14 +61,49 @@ TEST_CASE("restart modes", "[unit][restart]") {
   CHECK_FALSE(on_failure.on_exit(false, now).budget_exhausted);
   CHECK(on_failure.on_exit(true, now).restart);
 
+  // A worker that completed its job is never restarted, whatever the mode (the supervisor
+  // does not even ask the policy then).
   RestartPolicy always(settings(RestartMode::kAlways), 1);
-  CHECK(always.on_exit(false, now).restart);
+  CHECK_FALSE(always.on_exit(false, now).restart);
+  CHECK_FALSE(always.on_exit(false, now).budget_exhausted);
+  CHECK(always.on_exit(true, now).restart);
 
   RestartPolicy never(settings(RestartMode::kNever), 1);
   const auto d = never.on_exit(true, now);
   CHECK_FALSE(d.restart);
   CHECK(d.budget_exhausted);
+  CHECK_FALSE(d.over_budget);  // not a matter of the budget
   CHECK_FALSE(never.on_exit(false, now).budget_exhausted);
+}
+
+TEST_CASE("restart=always never gives up: past the budget it restarts after backoff_max_ms", "[unit][restart]") {
+  RestartPolicy policy(settings(RestartMode::kAlways, 3), 1);
+  Clock::time_point now{};
+  for (int i = 0; i < 3; ++i) {
+    const auto d = policy.on_exit(true, now);
+    REQUIRE(d.restart);
+    CHECK_FALSE(d.over_budget);
+    now += 1s;
+  }
+  // Past max_restarts within the window: still restarted, at the longest delay with jitter.
+  for (int i = 0; i < 20; ++i) {
+    const auto d = policy.on_exit(true, now);
+    INFO("failure " << i + 4);
+    REQUIRE(d.restart);
+    CHECK(d.over_budget);
+    CHECK_FALSE(d.budget_exhausted);
+    CHECK(d.attempt == 4);  // max_restarts + 1
+    const double ms = std::chrono::duration<double, std::milli>(d.delay).count();
+    CHECK(ms >= 0.75 * 30000);
+    CHECK(ms <= 30000);
+    now += 1s;
+  }
+  // Once the window holds fewer than max_restarts restarts again, it is back within the budget.
+  now += 61s;
+  const auto d = policy.on_exit(true, now);
+  CHECK(d.restart);
+  CHECK_FALSE(d.over_budget);
+  CHECK(d.attempt == 1);
 }
 
 TEST_CASE("a healthy stretch resets the backoff", "[unit][restart]") {

@@ -33,8 +33,8 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  // Runs until a signal, the work is done, or a worker is out of restarts. Returns the exit
-  // code. Call from the main thread after block_signals().
+  // Runs until a signal, the work is done, or a worker is out of restarts (never with
+  // supervisor.restart=always). Returns the exit code. Call from the main thread after block_signals().
   int run();
 
   // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and every thread it starts
@@ -65,11 +65,14 @@ class Supervisor {
   void start(Slot& slot);
   // Stops a worker gracefully within supervisor.shutdown_timeout_s; false if it did not end.
   // A worker that finished and only destroys its handles is moved to releasing_ (true).
+  // Feeds the watchdog while it waits.
   bool stop(Slot& slot);
   // Joins the workers of releasing_ that have ended.
   void reap_released();
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
+  // Logs a failed worker's restart: a warning within the budget, an error past it (always).
+  void log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision);
   void reload();
   // (Re)starts the health endpoint on supervisor.http_port; none when 0. Throws when the port
   // cannot be bound.
@@ -84,6 +87,9 @@ class Supervisor {
   bool workers_alive(Clock::time_point now) const;
   // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
   void notify(const char* state) const;
+  // WATCHDOG=1 when systemd asked for a watchdog (WATCHDOG_USEC) and half its interval has
+  // passed since the last one. The callers decide whether the daemon deserves it.
+  void feed_watchdog(Clock::time_point now);
   HealthStatus health() const;
   std::string render_metrics() const;
   void note_end_offsets(const ProducerWorker& producer);
@@ -108,6 +114,8 @@ class Supervisor {
   bool broker_answered_ = false;  // a worker reached a broker since the start
   std::unique_ptr<HealthServer> http_;
   bool ready_sent_ = false;
+  std::optional<Clock::duration> watchdog_interval_;  // none: no watchdog asked for
+  Clock::time_point next_watchdog_{};
   mutable std::mutex health_mutex_;
   HealthStatus health_;
 };

@@ -74,8 +74,9 @@ class Worker {
   void set_broker_answered() { broker_answered_.store(true, std::memory_order_relaxed); }
   // Call when only destroying the librdkafka handles is left (see releasing()).
   void set_releasing() { releasing_.store(true, std::memory_order_release); }
-  // Test fault injection: throws, or stops heartbeating until a stop is requested, once
-  // `events` reaches the configured count. A no-op unless --unsafe-fault-injection set it.
+  // Test fault injection: throws, stops heartbeating until a stop is requested, or arms a
+  // slow stop, once `events` reaches the configured count. A no-op unless
+  // --unsafe-fault-injection set it.
   void inject_fault(std::uint64_t events) {
     if (fault_.kind != FaultInjection::Kind::kNone && events >= fault_.after_events) fire_fault();
   }
@@ -83,6 +84,8 @@ class Worker {
  private:
   void thread_main();
   void fire_fault();
+  // The slow-stop fault: kSlowStopDelay more of heartbeating before the thread ends.
+  void stop_slowly();
 
   std::string name_;
   std::thread thread_;
@@ -93,6 +96,7 @@ class Worker {
   std::atomic<bool> broker_answered_{false};
   std::atomic<bool> releasing_{false};
   FaultInjection fault_;
+  bool slow_stop_ = false;  // the slow-stop fault fired; worker thread only
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // stop requests, for sleep_for
   std::condition_variable done_cv_;  // thread end, for wait_until
