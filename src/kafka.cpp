@@ -13,6 +13,14 @@
 #include <vector>
 
 namespace pricepipe {
+
+void RdKafkaDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+void MockClusterDeleter::operator()(rd_kafka_mock_cluster_t* cluster) const { rd_kafka_mock_cluster_destroy(cluster); }
+void QueueDeleter::operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+void EventDeleter::operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
+void AdminOptionsDeleter::operator()(rd_kafka_AdminOptions_t* options) const { rd_kafka_AdminOptions_destroy(options); }
+void NewTopicDeleter::operator()(rd_kafka_NewTopic_t* topic) const { rd_kafka_NewTopic_destroy(topic); }
+
 namespace {
 
 void set_or_throw(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
@@ -252,28 +260,24 @@ MockCluster::MockCluster(int brokers, const KafkaSettings& kafka) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
-  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (rk_ == nullptr) {
+  rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));  // owns conf on success
+  if (!rk_) {
     rd_kafka_conf_destroy(conf);
     throw KafkaError(std::string("embedded cluster: ") + errstr);
   }
-  cluster_ = rd_kafka_mock_cluster_new(rk_, brokers);
-  if (cluster_ == nullptr) {
-    rd_kafka_destroy(rk_);
-    throw KafkaError("embedded cluster: librdkafka could not create the mock cluster");
-  }
-  bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_);
+  cluster_.reset(rd_kafka_mock_cluster_new(rk_.get(), brokers));
+  if (!cluster_) throw KafkaError("embedded cluster: librdkafka could not create the mock cluster");
+  bootstraps_ = rd_kafka_mock_cluster_bootstraps(cluster_.get());
   create_topic(kafka.topic, kafka.partitions, kafka.replication_factor);
 }
 
-MockCluster::~MockCluster() {
-  rd_kafka_mock_cluster_destroy(cluster_);
-  rd_kafka_destroy(rk_);
-}
-
 void MockCluster::create_topic(const std::string& topic, int partitions, int replication_factor) {
+  if (partitions < 1 || replication_factor < 1) {
+    throw KafkaError("embedded cluster: cannot create topic " + topic + " with " + std::to_string(partitions) +
+                     " partitions and replication factor " + std::to_string(replication_factor));
+  }
   const rd_kafka_resp_err_t err =
-      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, replication_factor);
+      rd_kafka_mock_topic_create(cluster_.get(), topic.c_str(), partitions, replication_factor);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw KafkaError("embedded cluster: cannot create topic " + topic + ": " + rd_kafka_err2str(err));
   }

@@ -47,3 +47,17 @@ TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* s
   CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "1000");
   CHECK(conf_value(*consumer, "queued.min.messages") == "500");
 }
+
+TEST_CASE("a MockCluster whose topic cannot be created throws and keeps nothing", "[unit][kafka]") {
+  // librdkafka's mock accepts a topic without partitions and crashes the process on a
+  // replication factor of 0 (a division by zero), so create_topic refuses both itself. The
+  // throw comes from the constructor after the handle and the cluster exist: under
+  // AddressSanitizer (detect_leaks=1) this test also fails if they are not freed.
+  KafkaSettings kafka;
+  kafka.topic = "never-created";
+  kafka.partitions = 0;
+  CHECK_THROWS_AS(MockCluster(1, kafka), KafkaError);
+  kafka.partitions = 1;
+  kafka.replication_factor = 0;
+  CHECK_THROWS_AS(MockCluster(1, kafka), KafkaError);
+}

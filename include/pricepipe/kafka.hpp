@@ -13,9 +13,7 @@
 #include <string>
 
 #include "pricepipe/config.hpp"
-
-struct rd_kafka_s;
-struct rd_kafka_mock_cluster_s;
+#include "pricepipe/kafka_handles.hpp"
 
 namespace pricepipe {
 
@@ -67,20 +65,20 @@ bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
 
 // librdkafka's in-process mock cluster (rdkafka_mock.h) for `--kafka.brokers=embedded`.
 // Test and try-out only: no persistence, no real network peers. Owned by the supervisor and
-// destroyed after every client that uses it.
+// destroyed after every client that uses it. Throws KafkaError, having freed what it made.
 class MockCluster {
  public:
   MockCluster(int brokers, const KafkaSettings& kafka);
-  ~MockCluster();
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
 
   const std::string& bootstrap_servers() const { return bootstraps_; }
+  // Throws KafkaError if the topic exists or `partitions` or `replication_factor` is below 1
+  // (the mock itself would accept no partitions and crash on a replication factor of 0).
   void create_topic(const std::string& topic, int partitions, int replication_factor);
 
  private:
-  rd_kafka_s* rk_ = nullptr;
-  rd_kafka_mock_cluster_s* cluster_ = nullptr;
+  // Members are destroyed in reverse order: the cluster before the handle it was created on.
+  RdKafkaPtr rk_;
+  MockClusterPtr cluster_;
   std::string bootstraps_;
 };
 
