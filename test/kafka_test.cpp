@@ -1,9 +1,27 @@
 #include "catch_compat.hpp"
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+// rdkafka_mock.h must follow rdkafka.h.
+// clang-format off
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+// clang-format on
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_handles.hpp"
 
 using namespace pricepipe;
 
@@ -62,4 +80,181 @@ TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are commit
   config.librdkafka.consumer["auto.commit.interval.ms"] = "5000";  // still the user's to change
   consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
   CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "5000");
+
+TEST_CASE("a MockCluster whose topic cannot be created throws and keeps nothing", "[unit][kafka]") {
+  // librdkafka's mock accepts a topic without partitions and crashes the process on a
+  // replication factor of 0 (a division by zero), so create_topic refuses both itself. The
+  // throw comes from the constructor after the handle and the cluster exist: under
+  // AddressSanitizer (detect_leaks=1) this test also fails if they are not freed.
+  KafkaSettings kafka;
+  kafka.topic = "never-created";
+  kafka.partitions = 0;
+  CHECK_THROWS_AS(MockCluster(1, kafka), KafkaError);
+  kafka.partitions = 1;
+  kafka.replication_factor = 0;
+  CHECK_THROWS_AS(MockCluster(1, kafka), KafkaError);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What a worker's stall watchdog sees of one ensure_topic call.
+struct EnsureRun {
+  bool ready = true;
+  Clock::duration took{};
+  // Longest stretch without a call to `idle` (the worker heartbeats there): from the start to
+  // the first call, between calls, and from the last call to the return.
+  Clock::duration longest_silence{};
+  int idle_calls = 0;
+};
+
+// Calls ensure_topic the way a worker does, with keep_going() turning false `stop_after`
+// into the call (a stop request). `idle(ms)` sleeps like the worker's, which a stop ends early.
+EnsureRun run_ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka, Clock::duration stop_after) {
+  EnsureRun run;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point stop_at = start + stop_after;
+  Clock::time_point last_beat = start;
+  auto beat = [&] {
+    const Clock::time_point now = Clock::now();
+    run.longest_silence = std::max(run.longest_silence, now - last_beat);
+    last_beat = now;
+  };
+  run.ready = ensure_topic(
+      handle, kafka, "the test's broker", [&] { return Clock::now() < stop_at; },
+      [&](int ms) {
+        beat();
+        ++run.idle_calls;
+        const Clock::time_point now = Clock::now();
+        std::this_thread::sleep_until(std::min(now + std::chrono::milliseconds(ms), std::max(stop_at, now)));
+      });
+  beat();
+  run.took = Clock::now() - start;
+  return run;
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A producer handle bootstrapped at `brokers` that never creates topics by itself, with
+// `extra` librdkafka settings.
+std::unique_ptr<RdKafka::Producer> test_producer(const std::string& brokers,
+                                                 const std::map<std::string, std::string>& extra = {}) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string errstr;
+  REQUIRE(conf->set("bootstrap.servers", brokers, errstr) == RdKafka::Conf::CONF_OK);
+  REQUIRE(conf->set("allow.auto.create.topics", "false", errstr) == RdKafka::Conf::CONF_OK);
+  REQUIRE(conf->set("log_level", "2", errstr) == RdKafka::Conf::CONF_OK);  // no connection noise
+  for (const auto& [name, value] : extra) REQUIRE(conf->set(name, value, errstr) == RdKafka::Conf::CONF_OK);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
+  REQUIRE(producer);
+  return producer;
+}
+
+// A TCP port on 127.0.0.1 that takes connections (the kernel completes the handshake) and
+// never reads or answers: a broker that hangs.
+class SilentListener {
+ public:
+  SilentListener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(listen(fd_, 16) == 0);
+    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() { close(fd_); }
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  unsigned port_ = 0;
+};
+
+// Whether a CreateTopics request for `topic` gets any answer within `timeout_ms`.
+bool create_topics_answered(RdKafka::Handle& handle, const std::string& topic, int timeout_ms) {
+  char errstr[512];
+  rd_kafka_t* rk = handle.c_ptr();
+  NewTopicPtr new_topic(rd_kafka_NewTopic_new(topic.c_str(), 1, 1, errstr, sizeof errstr));
+  REQUIRE(new_topic);
+  QueuePtr queue(rd_kafka_queue_new(rk));
+  rd_kafka_NewTopic_t* topics[] = {new_topic.get()};
+  rd_kafka_CreateTopics(rk, topics, 1, nullptr, queue.get());
+  const EventPtr event(rd_kafka_queue_poll(queue.get(), timeout_ms));
+  return event != nullptr;
+}
+
+constexpr int16_t kListOffsetsApiKey = 2;
+
+}  // namespace
+
+TEST_CASE("ensure_topic heartbeats and stops while CreateTopics goes unanswered", "[unit][kafka]") {
+  KafkaSettings existing;
+  existing.topic = "some-other-topic";
+  existing.partitions = 1;
+  MockCluster cluster(1, existing);
+  auto producer = test_producer(cluster.bootstrap_servers());
+  // librdkafka's mock cluster does not implement CreateTopics and names no controller
+  // (ControllerId 0, its brokers are 1..n), so librdkafka holds a CreateTopics request until
+  // its request timeout (socket.timeout.ms, 60 s): a broker that does not answer. (Injected
+  // delays, rd_kafka_mock_broker_push_request_error_rtts, cannot do this: the request never
+  // reaches a mock broker.) Checked here, so the test cannot pass for the wrong reason.
+  REQUIRE_FALSE(create_topics_answered(*producer, "probe-topic", 1500));
+
+  KafkaSettings kafka;
+  kafka.topic = "unknown-topic";
+  kafka.partitions = 1;
+  const EnsureRun run = run_ensure_topic(*producer, kafka, std::chrono::milliseconds(500));
+  INFO("took " << seconds(run.took) << " s, longest stretch without idle() " << seconds(run.longest_silence)
+               << " s, idle() calls " << run.idle_calls);
+  CHECK_FALSE(run.ready);
+  CHECK(seconds(run.took) < 4);  // was 30 s: one 30 s poll of the CreateTopics result
+  CHECK(run.idle_calls >= 1);
+  CHECK(seconds(run.longest_silence) < 2);
+}
+
+TEST_CASE("ensure_topic heartbeats and stops while the broker does not answer metadata", "[unit][kafka]") {
+  SilentListener broker;
+  auto producer = test_producer(broker.address());
+  KafkaSettings kafka;
+  kafka.topic = "unknown-topic";
+  const EnsureRun run = run_ensure_topic(*producer, kafka, std::chrono::milliseconds(500));
+  INFO("took " << seconds(run.took) << " s, longest stretch without idle() " << seconds(run.longest_silence)
+               << " s, idle() calls " << run.idle_calls);
+  CHECK_FALSE(run.ready);
+  CHECK(seconds(run.took) < 4);  // was 5 s: one 5 s metadata request
+  CHECK(run.idle_calls >= 1);
+  CHECK(seconds(run.longest_silence) < 2);
+}
+
+TEST_CASE("ensure_topic heartbeats and stops while a partition leader does not answer", "[unit][kafka]") {
+  // test.mock.num.brokers gives the handle its own mock cluster, reachable for error injection.
+  auto producer = test_producer("", {{"test.mock.num.brokers", "1"}});
+  rd_kafka_mock_cluster_t* mock = rd_kafka_handle_mock_cluster(producer->c_ptr());
+  REQUIRE(mock != nullptr);
+  KafkaSettings kafka;
+  kafka.topic = "slow-leader";
+  kafka.partitions = 2;
+  REQUIRE(rd_kafka_mock_topic_create(mock, kafka.topic.c_str(), kafka.partitions, 1) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+  // Broker 1 leads both partitions and answers its next ListOffsets requests (the watermark
+  // queries) only after 30 s.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(mock, 1, kListOffsetsApiKey, 1,
+                                                          RD_KAFKA_RESP_ERR_NO_ERROR, 30000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  const EnsureRun run = run_ensure_topic(*producer, kafka, std::chrono::milliseconds(500));
+  INFO("took " << seconds(run.took) << " s, longest stretch without idle() " << seconds(run.longest_silence)
+               << " s, idle() calls " << run.idle_calls);
+  CHECK_FALSE(run.ready);
+  CHECK(seconds(run.took) < 4);  // was 5 s: one 5 s watermark query
+  CHECK(run.idle_calls >= 1);
+  CHECK(seconds(run.longest_silence) < 2);
 }

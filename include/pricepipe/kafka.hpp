@@ -13,9 +13,7 @@
 #include <string>
 
 #include "pricepipe/config.hpp"
-
-struct rd_kafka_s;
-struct rd_kafka_mock_cluster_s;
+#include "pricepipe/kafka_handles.hpp"
 
 namespace pricepipe {
 
@@ -60,27 +58,30 @@ class KafkaEventHandler : public RdKafka::EventCb {
 // Creates the topic with the configured partitions and replication factor if it does not
 // exist, and leaves an existing one alone (logging when its settings differ). Waits for the
 // broker while `keep_going()` is true, calling `idle(ms)` between attempts (the worker
-// sleeps and heartbeats there). Returns false if `keep_going()` turned false first.
+// sleeps and heartbeats there). No librdkafka call in it blocks for more than about a second,
+// and each is preceded by `keep_going()` and `idle(0)`, so a worker heartbeats at least that
+// often and a stop is noticed within about a second, even while the broker does not answer.
+// Returns false if `keep_going()` turned false first.
 bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
                   const std::string& brokers_for_log, const std::function<bool()>& keep_going,
                   const std::function<void(int)>& idle);
 
 // librdkafka's in-process mock cluster (rdkafka_mock.h) for `--kafka.brokers=embedded`.
 // Test and try-out only: no persistence, no real network peers. Owned by the supervisor and
-// destroyed after every client that uses it.
+// destroyed after every client that uses it. Throws KafkaError, having freed what it made.
 class MockCluster {
  public:
   MockCluster(int brokers, const KafkaSettings& kafka);
-  ~MockCluster();
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
 
   const std::string& bootstrap_servers() const { return bootstraps_; }
+  // Throws KafkaError if the topic exists or `partitions` or `replication_factor` is below 1
+  // (the mock itself would accept no partitions and crash on a replication factor of 0).
   void create_topic(const std::string& topic, int partitions, int replication_factor);
 
  private:
-  rd_kafka_s* rk_ = nullptr;
-  rd_kafka_mock_cluster_s* cluster_ = nullptr;
+  // Members are destroyed in reverse order: the cluster before the handle it was created on.
+  RdKafkaPtr rk_;
+  MockClusterPtr cluster_;
   std::string bootstraps_;
 };
 
