@@ -80,6 +80,7 @@ TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are commit
   config.librdkafka.consumer["auto.commit.interval.ms"] = "5000";  // still the user's to change
   consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
   CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "5000");
+}
 
 TEST_CASE("a MockCluster whose topic cannot be created throws and keeps nothing", "[unit][kafka]") {
   // librdkafka's mock accepts a topic without partitions and crashes the process on a

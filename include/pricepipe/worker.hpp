@@ -72,8 +72,11 @@ class Worker {
     if (up) broker_answered_.store(true, std::memory_order_relaxed);
   }
   void set_broker_answered() { broker_answered_.store(true, std::memory_order_relaxed); }
-  // Call when only destroying the librdkafka handles is left (see releasing()).
-  void set_releasing() { releasing_.store(true, std::memory_order_release); }
+  // Call when only destroying the librdkafka handles is left (see releasing()). An armed
+  // slow-stop fault stands for work still going on, so it keeps the mark off.
+  void set_releasing() {
+    if (!slow_stop_) releasing_.store(true, std::memory_order_release);
+  }
   // Test fault injection: throws, stops heartbeating until a stop is requested, or arms a
   // slow stop, once `events` reaches the configured count. A no-op unless
   // --unsafe-fault-injection set it.
