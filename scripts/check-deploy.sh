@@ -34,7 +34,7 @@ check_install() {  # PREFIX BUILD_DIR
     [ -f "$root$f" ] || fail "cmake --install (prefix $prefix) did not install $f"
   done
   unit="$root$prefix/lib/systemd/system/pricepipe.service"
-  grep -q "^ExecStart=$prefix/bin/pricepipe --config $sysconf/pricepipe/supervisor.conf$" "$unit" ||
+  grep -q "^ExecStart=$prefix/bin/pricepipe --config $sysconf/pricepipe/supervisor.conf --consumer.instance_id=%H$" "$unit" ||
     fail "the unit installed with prefix $prefix does not start $prefix/bin/pricepipe with $sysconf/pricepipe/supervisor.conf"
   "$root$prefix/bin/pricepipe" --config "$root$sysconf/pricepipe/supervisor.conf" --check-config >/dev/null ||
     fail "the installed binary rejects the installed config"

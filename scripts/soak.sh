@@ -8,7 +8,7 @@
 # duplicated, restarts and RSS over time. Exit 0 only if nothing is missing, nothing was printed
 # that is not in the topic, every printed event matches its record, and the final stop was clean.
 #   scripts/soak.sh [--duration S] [--rate N] [--seed N] [--gap MIN-MAX] [--actions LIST] [--out DIR]
-#                   [--keep] [--keep-output]
+#                   [--keep] [--keep-output] [--dynamic]
 #     --duration S    length of the chaos phase in seconds (default 600)
 #     --rate N        producer.rate, events per second (default 10000)
 #     --seed N        seed of the chaos plan (default: random; the report names it)
@@ -18,6 +18,8 @@
 #     --out DIR       results directory (default $PRICEPIPE_CACHE/soak/RUN_ID)
 #     --keep          leave the soak cluster running with its data (default: stop and wipe it)
 #     --keep-output   keep the printed events and the topic dump (kept anyway when a check fails)
+#     --dynamic       dynamic group membership (default: static, consumer.instance_id=soak-RUN_ID
+#                     for every daemon, as the systemd unit and compose files set one per host)
 # Chaos actions come in shuffled rounds of one of each kind, so each kind happens equally often:
 #   hup     SIGHUP after editing the run's config file, cycling through: a consumer Kafka setting
 #           (consumer restarted), a producer Kafka setting (producer restarted), a generator key
@@ -40,8 +42,9 @@ gap=30-60
 out=""
 keep=0
 keep_output=0
+membership=static
 actions=hup,broker,kill
-usage() { sed -n '/^#   scripts\/soak.sh/,/^#     --keep-output/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-64}"; }
+usage() { sed -n '/^#   scripts\/soak.sh/,/^#                     for every daemon/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-64}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?}; shift ;;
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     --out=*) out=${1#*=} ;;
     --keep) keep=1 ;;
     --keep-output) keep_output=1 ;;
+    --dynamic) membership=dynamic ;;
     --actions) actions=${2:?}; shift ;;
     --actions=*) actions=${1#*=} ;;
     -h|--help) usage 0 ;;
@@ -196,12 +200,22 @@ write_conf
 daemon_args=(--config "$conf" --kafka.brokers="$brokers" --kafka.topic="$topic" --kafka.partitions=6
   --kafka.replication_factor=3 --producer.rate="$rate" --consumer.group_id="$group"
   --consumer.output=envelope --log.stats_interval_s=10)
+# One id for every daemon of the run: they never run at the same time.
+[ "$membership" = dynamic ] || daemon_args+=(--consumer.instance_id="soak-$run_id")
 tag() { printf '%03d' "$1"; }
 daemon_log() { echo "$out/logs/daemon-$(tag "$inst").log"; }
 start_daemon() {
   inst=$((inst + 1))
-  "$pp" "${daemon_args[@]}" </dev/null >"$out/events/daemon-$(tag "$inst").out" 2>"$(daemon_log)" 7>&- &
+  local events_file started_ns
+  events_file=$out/events/daemon-$(tag "$inst").out
+  started_ns=$(date +%s%N)
+  "$pp" "${daemon_args[@]}" </dev/null >"$events_file" 2>"$(daemon_log)" 7>&- &
   daemon_pid=$!
+  # Restart-to-first-print: watched from outside, as a user sees it (stdout has no clock).
+  (
+    while [ ! -s "$events_file" ] && kill -0 "$daemon_pid" 2>/dev/null; do sleep 0.05; done
+    [ -s "$events_file" ] && echo "$inst $(( ($(date +%s%N) - started_ns) / 1000000 ))" >>"$out/first-print"
+  ) 7>&- &
   echo "$inst $daemon_pid $((SECONDS - t0))" >>"$out/instances"
   note "daemon #$inst started (pid $daemon_pid)"
 }
@@ -479,7 +493,8 @@ note "topic: $(wc -l <"$out/events/topic.tsv") records"
 report=$out/report.txt
 {
   echo "pricepipe soak $run_id"
-  echo "command:   scripts/soak.sh --duration $duration --rate $rate --seed $seed --gap $gap --actions $actions"
+  echo "command:   scripts/soak.sh --duration $duration --rate $rate --seed $seed --gap $gap --actions $actions$([ "$membership" = dynamic ] && echo " --dynamic")"
+  echo "membership: $membership$([ "$membership" = static ] && echo " (consumer.instance_id=soak-$run_id)")"
   echo "machine:   $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(dpkg-query -W -f='librdkafka ${Version}' librdkafka1 2>/dev/null), Kafka ${PRICEPIPE_KAFKA_VERSION:-4.4.0} (3 nodes, RF 3, min.insync.replicas 2)"
   echo "pricepipe: $("$pp" --version 2>&1 | head -n 1), built (Release, build-soak/) from $built_from"
   echo "topic:     $topic (6 partitions, RF 3), group $group"
@@ -601,6 +616,12 @@ restarts = collections.Counter()
 warn = collections.Counter()
 final_stats = None
 joined = {}  # daemon -> seconds from its start to its consumer's first assignment
+first_print = {}  # daemon -> seconds from its start to its first line on stdout
+if os.path.exists(os.path.join(out, "first-print")):
+    with open(os.path.join(out, "first-print")) as f:
+        for line in f:
+            d, ms = line.split()
+            first_print[int(d)] = int(ms) / 1000.0
 def stamp(line):
     try:
         return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
@@ -659,10 +680,12 @@ print("  torn lines (cut by a kill -9 mid-write): %d" % torn)
 for e in torn_examples:
     print("    " + e)
 print()
-print("daemons: stdout lines, printed for the first time, printed again; consumer's first assignment after start")
+print("daemons: stdout lines, printed for the first time, printed again (after the kill -9 before it);")
+print("         consumer's first assignment and first printed line, after the daemon's start")
 for d, n, new, re_ in per_daemon:
     j = "%.1f s" % joined[d] if d in joined else "never"
-    print("  #%-3d %9d lines %9d new %8d again   assigned after %s" % (d, n, new, re_, j))
+    fp = "%.2f s" % first_print[d] if d in first_print else "never"
+    print("  #%-3d %9d lines %9d new %8d again   assigned after %s, first print after %s" % (d, n, new, re_, j, fp))
 if final_stats:
     print("  last daemon's produce-to-print latency (its own histogram, capped at 10 s): p50 %s ms, p99 %s ms, p99.9 %s ms"
           % (final_stats.get("latency_p50_ms"), final_stats.get("latency_p99_ms"), final_stats.get("latency_p999_ms")))

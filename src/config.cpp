@@ -1,6 +1,7 @@
 #include "pricepipe/config.hpp"
 
 #include "pricepipe/generator.hpp"
+#include "pricepipe/variables.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -391,7 +392,7 @@ std::string exposed_secrets_warning(const std::string& path, const RawSettings& 
   if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return "";
   std::string keys;
   for (const auto& [key, raw] : file) {
-    if (is_secret_key(key) && !raw.value.empty()) keys += (keys.empty() ? "" : ", ") + key;
+    if (is_secret_key(key) && has_literal_text(raw.value)) keys += (keys.empty() ? "" : ", ") + key;
   }
   if (keys.empty()) return "";
   return "config file " + path + " is readable by other users and holds secrets (" + keys +
@@ -469,6 +470,13 @@ RawSettings read_ini_file(const std::string& path) {
 Config build_config(const RawSettings& file, const RawSettings& overrides) {
   RawSettings merged = file;
   for (const auto& [key, raw] : overrides) merged[key] = raw;
+  for (auto& [key, raw] : merged) {
+    try {
+      raw.value = expand_variables(raw.value);
+    } catch (const VariableError& e) {
+      throw ConfigError(where(raw) + ": " + key + ": " + e.what(), exit_code_for(raw));
+    }
+  }
 
   Config config;
   for (const auto& spec : key_specs()) {

@@ -15,6 +15,7 @@
 #include "pricepipe/dead_letter.hpp"
 #include "pricepipe/event.hpp"
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_handles.hpp"
 
 namespace pricepipe {
 namespace {
@@ -33,13 +34,6 @@ struct PartitionList {
   ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
 };
 
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* event) const { rd_kafka_event_destroy(event); }
-};
-
 enum class CommitResult { kConfirmed, kNothingStored, kFailed, kNoAnswer };
 
 // Commits the consumer's stored offsets and waits for the broker's answer on a queue of its
@@ -50,7 +44,7 @@ enum class CommitResult { kConfirmed, kNothingStored, kFailed, kNoAnswer };
 CommitResult commit_stored(RdKafka::KafkaConsumer& consumer, OffsetBook& book, Clock::time_point deadline,
                            const std::function<void()>& wait) {
   rd_kafka_t* rk = consumer.c_ptr();
-  const std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  const QueuePtr queue(rd_kafka_queue_new(rk));
   const rd_kafka_resp_err_t sent = rd_kafka_commit_queue(rk, nullptr, queue.get(), nullptr, nullptr);
   if (sent == RD_KAFKA_RESP_ERR__NO_OFFSET) return CommitResult::kNothingStored;
   if (sent != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -59,7 +53,7 @@ CommitResult commit_stored(RdKafka::KafkaConsumer& consumer, OffsetBook& book, C
   }
   while (Clock::now() < deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    const std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
+    const EventPtr event(
         rd_kafka_queue_poll(queue.get(), static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100))));
     if (wait) wait();
     if (!event || rd_kafka_event_type(event.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;

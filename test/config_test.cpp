@@ -1,6 +1,7 @@
 #include "catch_compat.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -391,7 +392,65 @@ TEST_CASE("a config file readable by others that holds a secret gets a warning",
   // A key file's path is not a secret: no warning for it (it used to match "key").
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.ssl.key.location", "/etc/pricepipe/client.key")).empty());
   CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "")).empty());
+  // A secret taken from the environment is not in the file; a default written there is.
+  CHECK(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "${SASL_PASSWORD}")).empty());
+  CHECK_FALSE(exposed_secrets_warning(path, file_with("librdkafka.sasl.password", "${SASL_PASSWORD:-hunter2}")).empty());
   CHECK(exposed_secrets_warning("", file).empty());
   CHECK(exposed_secrets_warning("/nonexistent/pricepipe.conf", file).empty());
   std::remove(path.c_str());
+}
+
+TEST_CASE("values take ${VAR} and ${VAR:-default} from the environment, $$ is a literal $", "[unit][config]") {
+  ::setenv("PRICEPIPE_TEST_GROUP", "prices-eu", 1);
+  ::setenv("PRICEPIPE_TEST_EMPTY", "", 1);
+  ::setenv("PRICEPIPE_TEST_SECRET", "s3cret", 1);
+  ::unsetenv("PRICEPIPE_TEST_UNSET");
+  RawSettings file = parse_ini(
+      "[consumer]\ngroup_id = ${PRICEPIPE_TEST_GROUP}\ninstance_id = pod-${PRICEPIPE_TEST_UNSET:-0}\n"
+      "[kafka]\ntopic = ${PRICEPIPE_TEST_EMPTY:-prices}\n"
+      "[librdkafka]\nsasl.password = ${PRICEPIPE_TEST_SECRET}\nsasl.username = a$$b$c\n",
+      "vars.conf");
+  const RawSettings cli{{"consumer.dead_letter_topic", {"dlq-${PRICEPIPE_TEST_GROUP}", "command line", true}}};
+  const Config c = build_config(file, cli);
+  CHECK(c.consumer.group_id == "prices-eu");
+  CHECK(c.consumer.instance_id == "pod-0");  // unset: the default
+  CHECK(c.kafka.topic == "prices");          // set but empty: the default too, as in sh
+  CHECK(c.librdkafka.common.at("sasl.password") == "s3cret");
+  CHECK(c.librdkafka.common.at("sasl.username") == "a$b$c");  // $$ is $, a lone $ stays
+  CHECK(c.consumer.dead_letter_topic == "dlq-prices-eu");     // the command line too
+  // The expanded secret stays masked.
+  const std::string rendered = render_config(c);
+  CHECK_THAT(rendered, Catch::Contains("sasl.password = ***"));
+  CHECK(rendered.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("an unset variable without a default is a config error naming it, the file and the line",
+          "[unit][config]") {
+  ::unsetenv("PRICEPIPE_TEST_UNSET");
+  const RawSettings file = parse_ini("[kafka]\nbrokers = localhost:9092\ntopic = ${PRICEPIPE_TEST_UNSET}\n", "vars.conf");
+  const std::string message = error_of(file);
+  CHECK_THAT(message, Catch::Contains("vars.conf:3") && Catch::Contains("kafka.topic") &&
+                          Catch::Contains("PRICEPIPE_TEST_UNSET is not set"));
+  CHECK(exit_code_of(file) == exit_code::kConfig);
+  const RawSettings cli{{"kafka.topic", {"${PRICEPIPE_TEST_UNSET}", "command line", true}}};
+  CHECK(exit_code_of({}, cli) == exit_code::kUsage);
+  CHECK_THAT(error_of(file_with("kafka.topic", "${PRICEPIPE TEST}")), Catch::Contains("not a variable reference"));
+  CHECK_THAT(error_of(file_with("kafka.topic", "${PRICEPIPE_TEST_UNSET")), Catch::Contains("without a closing"));
+  // A secret's value is never echoed in the error, only the variable's name.
+  ::setenv("PRICEPIPE_TEST_SECRET", "s3cret", 1);
+  CHECK(error_of(file_with("librdkafka.sasl.password", "${PRICEPIPE_TEST_SECRET}${NOPE_UNSET_X}")).find("s3cret") ==
+        std::string::npos);
+}
+
+TEST_CASE("a reload reads the environment again", "[unit][config]") {
+  const std::string path = temp_file("pricepipe-vars", "[consumer]\ngroup_id = ${PRICEPIPE_TEST_RELOAD}\n");
+  CommandLine command_line;
+  command_line.config_path = path;
+  const ConfigLoader loader(command_line);
+  ::setenv("PRICEPIPE_TEST_RELOAD", "one", 1);
+  CHECK(loader.load().consumer.group_id == "one");
+  ::setenv("PRICEPIPE_TEST_RELOAD", "two", 1);
+  CHECK(loader.load().consumer.group_id == "two");
+  ::unsetenv("PRICEPIPE_TEST_RELOAD");
+  CHECK_THROWS_AS(loader.load(), ConfigError);
 }

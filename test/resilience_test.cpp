@@ -192,7 +192,9 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   BrokerGuard guard;
   const std::string topic = unique_name("stop-down");
   const std::string group = unique_name("g");
-  Process p(pipeline_args(topic, group, {"--producer.rate=300", "--supervisor.shutdown_timeout_s=6"}));
+  Process p(pipeline_args(topic, group, {"--producer.rate=300", "--supervisor.shutdown_timeout_s=6",
+                                                  // the member it could not take out of the group expires fast
+                                                  "--librdkafka.consumer.session.timeout.ms=6000"}));
   REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 600; }, 60s));
   kafka_sh({"stop"});
   REQUIRE(p.read_until([](const std::string&, const std::string& err) {
