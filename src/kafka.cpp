@@ -58,11 +58,14 @@ using MetadataPtr = std::unique_ptr<RdKafka::Metadata, MetadataDeleter>;
 
 using Clock = std::chrono::steady_clock;
 
-// The longest any single librdkafka call in ensure_topic blocks: a metadata request, a
-// watermark query, one poll for the CreateTopics result. ensure_topic heartbeats right before
+// How long a single librdkafka call in ensure_topic blocks: a metadata request (at first, see
+// kLongestMetadataMs), a watermark query, one poll for the CreateTopics result. ensure_topic heartbeats right before
 // each such call, so the worker's stall watchdog (supervisor.stall_timeout_s) never sees much
 // more than this without a heartbeat, and a stop is noticed within about this long.
 constexpr int kBlockingCallMs = 1000;
+// A metadata request of every topic may take longer than that on a large cluster: after three
+// timeouts in a row the wait doubles, up to this. Still well within the default stall timeout.
+constexpr int kLongestMetadataMs = 4000;
 // How long ensure_topic waits for the answer to one CreateTopics request before it retries.
 constexpr auto kCreateTopicsGiveUp = std::chrono::seconds(30);
 
@@ -81,10 +84,12 @@ struct WaitHooks {
   }
 };
 
-// Metadata of every topic into `metadata`, waiting at most kBlockingCallMs for the broker.
-RdKafka::ErrorCode fetch_metadata(RdKafka::Handle& handle, MetadataPtr& metadata) {
+// Metadata of every topic into `metadata`, waiting kBlockingCallMs for the broker, longer after
+// repeated timeouts (kLongestMetadataMs).
+RdKafka::ErrorCode fetch_metadata(RdKafka::Handle& handle, MetadataPtr& metadata, int timeouts_so_far) {
+  const int wait_ms = std::min(kLongestMetadataMs, kBlockingCallMs << std::min(timeouts_so_far / 3, 2));
   RdKafka::Metadata* raw = nullptr;
-  const RdKafka::ErrorCode err = handle.metadata(true, nullptr, &raw, kBlockingCallMs);
+  const RdKafka::ErrorCode err = handle.metadata(true, nullptr, &raw, wait_ms);
   metadata.reset(raw);
   return err;
 }
@@ -257,9 +262,11 @@ bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
   auto next_wait_log = Clock::now();
   bool waited = false;
   bool created = false;
+  int metadata_timeouts = 0;  // in a row
   while (hooks.before_blocking_call()) {
     MetadataPtr metadata;
-    const RdKafka::ErrorCode err = fetch_metadata(handle, metadata);
+    const RdKafka::ErrorCode err = fetch_metadata(handle, metadata, metadata_timeouts);
+    metadata_timeouts = err == RdKafka::ERR__TIMED_OUT ? metadata_timeouts + 1 : 0;
     if (err != RdKafka::ERR_NO_ERROR) {
       if (Clock::now() >= next_wait_log) {
         spdlog::warn("waiting for Kafka at {}: {}", brokers_for_log, RdKafka::err2str(err));
