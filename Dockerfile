@@ -24,10 +24,12 @@ COPY --from=build /install/usr/bin/pricepipe /usr/bin/pricepipe
 COPY --from=build /install/etc/pricepipe/supervisor.conf /etc/pricepipe/supervisor.conf
 USER pricepipe
 WORKDIR /
-# The health endpoint is on in the image (8080), and the probe reads the same port.
+# The health endpoint is on in the image (8080), and the probe reads the same port. The
+# container's health is liveness (/livez): what Docker, Swarm or an autoheal restart should
+# follow. A broker outage makes /readyz 503, and restarting pricepipe would not cure that.
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["pricepipe", "--config", "/etc/pricepipe/supervisor.conf", "--supervisor.http_port=8080", "--health-check"]
+  CMD ["pricepipe", "--config", "/etc/pricepipe/supervisor.conf", "--supervisor.http_port=8080", "--health-check=live"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["pricepipe", "--supervisor.http_port=8080"]
 CMD ["--config", "/etc/pricepipe/supervisor.conf"]

@@ -551,7 +551,9 @@ po::options_description option_descriptions(bool with_keys) {
       ("config", po::value<std::string>()->value_name("FILE"),
        "config file (default: ./supervisor.conf, then /etc/pricepipe/supervisor.conf)")
       ("check-config", "validate the configuration, print the effective settings and exit (0 or 78)")
-      ("health-check", "probe a running instance's /healthz on supervisor.http_port; exit 0 or 1")
+      ("health-check", po::value<std::string>()->implicit_value("ready")->value_name("live|ready"),
+       "probe a running instance on supervisor.http_port: --health-check=live asks /livez, "
+       "--health-check or =ready asks /readyz; exit 0 or 1")
       ("help,h", "print this help and exit")
       ("unsafe-fault-injection", po::value<std::string>()->value_name("SPEC"),
        "TESTS ONLY: make workers fail on purpose, WORKER:throw|hang:AFTER_EVENTS[:TIMES],...")
@@ -618,7 +620,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
   }
   if (vm.count("config") != 0) result.config_path = vm["config"].as<std::string>();
   result.check_config = vm.count("check-config") != 0;
-  result.health_check = vm.count("health-check") != 0;
+  if (vm.count("health-check") != 0) {
+    result.health_check = vm["health-check"].as<std::string>();
+    if (result.health_check != "live" && result.health_check != "ready") {
+      throw ConfigError("--health-check=" + result.health_check + ": allowed: live or ready", exit_code::kUsage);
+    }
+  }
   result.help = vm.count("help") != 0;
   result.version = vm.count("version") != 0;
   if (vm.count("unsafe-fault-injection") != 0) {

@@ -16,6 +16,7 @@
 #include "pricepipe/event.hpp"
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/kafka_handles.hpp"
+#include "pricepipe/kafka_stats.hpp"
 
 namespace pricepipe {
 namespace {
@@ -370,7 +371,11 @@ bool ConsumerWorker::commit_bounded(RdKafka::KafkaConsumer& consumer, const char
 }
 
 void ConsumerWorker::assigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
-  for (const auto* p : partitions) book_.forget(p->partition());
+  for (const auto* p : partitions) {
+    book_.forget(p->partition());
+    assignment_.insert(p->partition());
+  }
+  has_assignment_.store(true, std::memory_order_relaxed);
 }
 
 void ConsumerWorker::revoking(RdKafka::KafkaConsumer& consumer, const std::vector<RdKafka::TopicPartition*>& partitions,
@@ -388,6 +393,19 @@ void ConsumerWorker::revoking(RdKafka::KafkaConsumer& consumer, const std::vecto
   if (!closing_) {
     for (const auto* p : partitions) book_.forget(p->partition());
   }
+  for (const auto* p : partitions) assignment_.erase(p->partition());
+  has_assignment_.store(!assignment_.empty(), std::memory_order_relaxed);
+  metrics_.lag.clear();  // until the next statistics, for what is still assigned
+}
+
+void ConsumerWorker::statistics(const std::string& json) {
+  spdlog::trace("consumer: librdkafka statistics: {}", json);
+  ClientStats stats = read_stats(json, config_.kafka.topic);
+  set_broker_reachable(stats.broker_up);
+  for (auto it = stats.lag.begin(); it != stats.lag.end();) {
+    it = assignment_.count(it->first) != 0 ? std::next(it) : stats.lag.erase(it);
+  }
+  metrics_.lag.set(config_.kafka.topic, std::move(stats.lag));
 }
 
 void ConsumerWorker::committed(const std::vector<RdKafka::TopicPartition*>& offsets) {
@@ -453,6 +471,7 @@ void ConsumerWorker::close_within(RdKafka::KafkaConsumer& consumer, Clock::time_
 
 void ConsumerWorker::finish(RdKafka::KafkaConsumer& consumer, bool graceful) {
   const auto started = Clock::now();
+  has_assignment_.store(false, std::memory_order_relaxed);
   // The whole stop fits in supervisor.shutdown_timeout_s, with 1.5 s to spare for the rest,
   // as the producer's flush does.
   const auto bound = std::chrono::milliseconds(config_.supervisor.shutdown_timeout_s * 1000 - 1500);
@@ -460,6 +479,7 @@ void ConsumerWorker::finish(RdKafka::KafkaConsumer& consumer, bool graceful) {
   if (graceful) flush_output(consumer);  // everything read is printed and stored
   const bool committed = commit_bounded(consumer, "final commit");
   close_within(consumer, deadline);
+  metrics_.lag.clear();  // this consumer reports no partition any more
   const std::uint64_t unconfirmed = book_.unconfirmed();
   if (!committed && unconfirmed > 0) {
     spdlog::warn("consumer: up to {} printed messages could not be committed; the next run prints them again",
@@ -468,7 +488,7 @@ void ConsumerWorker::finish(RdKafka::KafkaConsumer& consumer, bool graceful) {
 }
 
 void ConsumerWorker::run() {
-  KafkaEventHandler events("consumer", [this](bool up) { set_broker_reachable(up); });
+  KafkaEventHandler events("consumer", [this](const std::string& json) { statistics(json); });
   Rebalancer rebalancer(*this);
   CommitListener commits(*this);
   // Before the consumer, so that it outlives the close and the revoke inside it.
@@ -518,6 +538,8 @@ void ConsumerWorker::run() {
     }
   } catch (...) {
     failing_ = true;
+    has_assignment_.store(false, std::memory_order_relaxed);
+    metrics_.lag.clear();
     // Failing: commit what was printed and leave the group, so the restarted worker neither
     // prints it again nor waits a session timeout for this member to expire.
     if (!events.fatal()) finish(*consumer, false);

@@ -7,13 +7,23 @@
 
 namespace pricepipe {
 
-HealthServer::HealthServer(int port, StatusFn status, MetricsFn metrics)
-    : port_(port), server_(std::make_unique<httplib::Server>()) {
-  server_->Get("/healthz", [status](const httplib::Request&, httplib::Response& res) {
+namespace {
+
+httplib::Server::Handler answer(HealthServer::StatusFn status) {
+  return [status = std::move(status)](const httplib::Request&, httplib::Response& res) {
     const HealthStatus s = status();
     res.status = s.ok ? 200 : 503;
     res.set_content(s.reason + "\n", "text/plain");
-  });
+  };
+}
+
+}  // namespace
+
+HealthServer::HealthServer(int port, StatusFn live, StatusFn ready, MetricsFn metrics)
+    : port_(port), server_(std::make_unique<httplib::Server>()) {
+  server_->Get("/livez", answer(live));
+  server_->Get("/readyz", answer(ready));
+  server_->Get("/healthz", answer(ready));
   server_->Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics(), "text/plain; version=0.0.4");
   });
@@ -22,7 +32,7 @@ HealthServer::HealthServer(int port, StatusFn status, MetricsFn metrics)
                              " (supervisor.http_port): in use or not permitted");
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  spdlog::info("health endpoint on http://0.0.0.0:{}/healthz and /metrics", port);
+  spdlog::info("health endpoint on http://0.0.0.0:{}: /livez, /readyz (/healthz), /metrics", port);
 }
 
 HealthServer::~HealthServer() {
@@ -30,11 +40,11 @@ HealthServer::~HealthServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-int probe_health(int port, std::string& body) {
+int probe_health(int port, const std::string& path, std::string& body) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(3);
   client.set_read_timeout(3);
-  const auto res = client.Get("/healthz");
+  const auto res = client.Get(path);
   if (!res) return -1;
   body = res->body;
   return res->status;

@@ -196,36 +196,18 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole
     set_or_throw(*conf, "fetch.queue.backoff.ms", "10");
     set_or_throw(*conf, "queued.min.messages", "20000");
   }
-  if (config.supervisor.http_port != 0) {
-    // Broker reachability for /healthz comes from the statistics.
-    set_or_throw(*conf, "statistics.interval.ms", "1000");
-  }
+  // Broker reachability (/readyz) and the consumer's lag (/metrics, the stats log line) come
+  // from the statistics: a few kilobytes of JSON a second.
+  set_or_throw(*conf, "statistics.interval.ms", "1000");
   for (const auto& [name, value] : config.librdkafka.common) set_or_throw(*conf, name, value);
   const auto& own = role == ClientRole::kProducer ? config.librdkafka.producer : config.librdkafka.consumer;
   for (const auto& [name, value] : own) set_or_throw(*conf, name, value);
   return conf;
 }
 
-KafkaEventHandler::KafkaEventHandler(std::string client, std::function<void(bool)> on_reachability)
-    : client_(std::move(client)), on_reachability_(std::move(on_reachability)) {}
+KafkaEventHandler::KafkaEventHandler(std::string client, std::function<void(const std::string&)> on_stats)
+    : client_(std::move(client)), on_stats_(std::move(on_stats)) {}
 
-bool stats_show_broker_up(const std::string& stats_json) {
-  rapidjson::Document doc;
-  doc.Parse(stats_json.c_str(), stats_json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return false;
-  const auto brokers = doc.FindMember("brokers");
-  if (brokers == doc.MemberEnd() || !brokers->value.IsObject()) return false;
-  for (const auto& broker : brokers->value.GetObject()) {
-    const auto state = broker.value.FindMember("state");
-    const auto nodeid = broker.value.FindMember("nodeid");
-    if (state != broker.value.MemberEnd() && state->value.IsString() &&
-        std::string(state->value.GetString()) == "UP" && nodeid != broker.value.MemberEnd() &&
-        nodeid->value.IsInt() && nodeid->value.GetInt() >= 0) {
-      return true;
-    }
-  }
-  return false;
-}
 
 void KafkaEventHandler::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
@@ -244,7 +226,7 @@ void KafkaEventHandler::event_cb(RdKafka::Event& event) {
       }
       break;
     case RdKafka::Event::EVENT_STATS:
-      if (on_reachability_) on_reachability_(stats_show_broker_up(event.str()));
+      if (on_stats_) on_stats_(event.str());
       break;
     case RdKafka::Event::EVENT_LOG:
       spdlog::log(level_of_syslog(event.severity()), "{}: librdkafka {}: {}", client_, event.fac(), event.str());

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
       return exit_code::kOk;
     }
     const bool check_config = command_line.check_config;
-    const bool health_check = command_line.health_check;
+    const std::string health_check = command_line.health_check;
     const auto faults = parse_fault_rules(command_line.fault_injection);
     ConfigLoader loader(std::move(command_line));
     Config config = loader.load();
@@ -39,15 +39,16 @@ int main(int argc, char** argv) {
       std::cout << render_config(config);
       return exit_code::kOk;
     }
-    if (health_check) {
+    if (!health_check.empty()) {
       if (config.supervisor.http_port == 0) {
         spdlog::error("--health-check: supervisor.http_port is 0, so no endpoint to probe");
         return 1;
       }
+      const std::string path = health_check == "live" ? "/livez" : "/readyz";
       std::string body;
-      const int status = probe_health(config.supervisor.http_port, body);
+      const int status = probe_health(config.supervisor.http_port, path, body);
       if (status == 200) return exit_code::kOk;
-      spdlog::error("--health-check: http://127.0.0.1:{}/healthz: {}", config.supervisor.http_port,
+      spdlog::error("--health-check: http://127.0.0.1:{}{}: {}", config.supervisor.http_port, path,
                     status < 0 ? std::string("no answer") : std::to_string(status) + " " + body);
       return 1;
     }

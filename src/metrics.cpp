@@ -76,15 +76,36 @@ double LatencyHistogram::quantile(double q) const {
   return kBounds.back();
 }
 
+void ConsumerLag::set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  current_.topic = topic;
+  current_.partitions = std::move(partitions);
+}
+
+void ConsumerLag::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  current_ = Snapshot{};
+}
+
+ConsumerLag::Snapshot ConsumerLag::get() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_;
+}
+
 std::string Metrics::summary() const {
   auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  const ConsumerLag::Snapshot consumer_lag = lag.get();
+  std::int64_t total_lag = 0;
+  for (const auto& entry : consumer_lag.partitions) total_lag += entry.second;
+  const std::string lag_text = consumer_lag.partitions.empty() ? "" : fmt::format(" lag={}", total_lag);
   return fmt::format(
       "generated={} delivered={} failed={} consumed={} printed={} skipped={} dead_lettered={} "
       "producer_restarts={} consumer_restarts={} reloads={} latency_p50_ms={:.2f} latency_p99_ms={:.2f} "
       "latency_p999_ms={:.2f}",
       v(generated), v(delivered), v(failed), v(consumed), v(printed), v(skipped), v(dead_lettered),
       v(producer_restarts), v(consumer_restarts), v(reloads), latency.quantile(0.5) * 1000,
-      latency.quantile(0.99) * 1000, latency.quantile(0.999) * 1000);
+      latency.quantile(0.99) * 1000, latency.quantile(0.999) * 1000) +
+      lag_text;
 }
 
 }  // namespace pricepipe

@@ -10,6 +10,7 @@
 #include "pricepipe/event.hpp"
 #include "pricepipe/generator.hpp"
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_stats.hpp"
 #include "pricepipe/rate_limiter.hpp"
 
 namespace pricepipe {
@@ -92,7 +93,8 @@ void ProducerWorker::run() {
   const ProducerSettings initial = config_.producer;
   // Declared before the handle: librdkafka calls them until the handle is gone.
   DeliveryCounter deliveries(metrics_);
-  KafkaEventHandler events("producer", [this](bool up) { set_broker_reachable(up); });
+  KafkaEventHandler events("producer",
+                           [this](const std::string& json) { set_broker_reachable(stats_show_broker_up(json)); });
   auto conf = make_client_conf(config_, ClientRole::kProducer, brokers_);
   std::string errstr;
   if (conf->set("dr_cb", &deliveries, errstr) != RdKafka::Conf::CONF_OK ||

@@ -49,14 +49,15 @@ int wait_signal(int ms) {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Keys whose change means the worker's Kafka client must be rebuilt. supervisor.http_port
-// matters only when it turns the endpoint on or off (statistics.interval.ms): Supervisor::reload.
+// Keys whose change means the worker's Kafka client must be rebuilt (the clients always send
+// statistics, so supervisor.http_port is not one of them).
 bool restarts_producer(const std::string& key) {
-  return starts_with(key, "kafka.") || key == "producer.enabled" ||
+  return (starts_with(key, "kafka.") && key != "kafka.connect_timeout_s") || key == "producer.enabled" ||
          (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.consumer."));
 }
 bool restarts_consumer(const std::string& key) {
-  return starts_with(key, "kafka.") || starts_with(key, "consumer.") || key == "producer.price_decimals" ||
+  return (starts_with(key, "kafka.") && key != "kafka.connect_timeout_s") || starts_with(key, "consumer.") ||
+         key == "producer.price_decimals" ||
          (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.producer."));
 }
 
@@ -76,6 +77,18 @@ bool restarts_consumer(const std::string& key) {
   spdlog::default_logger()->flush();
   std::fflush(stdout);
   std::_Exit(code);
+}
+
+// pricepipe_consumer_lag, one sample per assigned partition whose lag is known.
+std::string render_lag(const ConsumerLag::Snapshot& lag) {
+  std::string out =
+      "# HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset "
+      "(from the low watermark while nothing is committed), per partition assigned to this consumer.\n"
+      "# TYPE pricepipe_consumer_lag gauge\n";
+  for (const auto& [partition, n] : lag.partitions) {
+    out += fmt::format("pricepipe_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n", lag.topic, partition, n);
+  }
+  return out;
 }
 
 }  // namespace
@@ -144,6 +157,7 @@ bool Supervisor::stop(Slot& slot) {
     const auto now = Clock::now();
     if (now >= deadline) return false;
     feed_watchdog(now);
+    touch_health(now);  // busy, not hung
   }
   if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
   if (!ended) releasing_.push_back(std::move(slot.worker));
@@ -230,7 +244,8 @@ void Supervisor::log_restart(const Slot& slot, const std::string& reason, const 
 void Supervisor::start_http() {
   http_.reset();
   if (config_.supervisor.http_port == 0) return;
-  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(); },
+  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(false); },
+                                         [this] { return health(true); },
                                          [this] { return render_metrics(); });
 }
 
@@ -280,10 +295,6 @@ void Supervisor::reload() {
   }
   spdlog::info("reload: changed:{}", listed);
   const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;
-  // The endpoint's health needs librdkafka's statistics, which only a new client turns on or off.
-  const bool statistics_changed = (next.supervisor.http_port != 0) != (config_.supervisor.http_port != 0);
-  producer_restart = producer_restart || statistics_changed;
-  consumer_restart = consumer_restart || statistics_changed;
   config_ = std::move(next);
   setup_logging(config_.log);
   producer_.policy->update(config_.supervisor);
@@ -378,31 +389,57 @@ bool Supervisor::workers_alive(Clock::time_point now) const {
   return true;
 }
 
-void Supervisor::update_health() {
-  HealthStatus status{true, "ok"};
+// Liveness: the supervisor runs (this is called from its loop) and every enabled worker runs
+// and heartbeats, or waits for a restart the supervisor scheduled. Readiness: also every
+// enabled worker is running and ready() (a broker connection; the consumer's assignment).
+void Supervisor::update_health(Clock::time_point now) {
+  HealthStatus live{true, "ok"};
+  HealthStatus ready{true, "ok"};
+  const auto fail = [](HealthStatus& status, const std::string& problem) {
+    status.reason = status.ok ? problem : status.reason + "; " + problem;
+    status.ok = false;
+  };
+  const auto stall = std::chrono::seconds(config_.supervisor.stall_timeout_s);
   for (const Slot* slot : {&producer_, &consumer_}) {
     const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
     if (!enabled || slot->completed) continue;
-    std::string problem;
-    if (!slot->worker) {
-      problem = std::string(slot->name) + " worker is not running (waiting to restart)";
-    } else if (slot->worker->state() != WorkerState::kRunning) {
-      problem = std::string(slot->name) + " worker is " + to_string(slot->worker->state());
-    } else if (!slot->worker->broker_reachable()) {
-      problem = std::string(slot->name) + " has no connection to a Kafka broker";
-    }
-    if (!problem.empty()) {
-      status.ok = false;
-      status.reason = status.reason == "ok" ? problem : status.reason + "; " + problem;
+    const std::string name = slot->name;
+    const Worker* worker = slot->worker.get();
+    if (!worker) {
+      if (!slot->restart_at) fail(live, name + " worker is not running");
+      fail(ready, name + " worker is not running (waiting to restart)");
+    } else if (worker->state() != WorkerState::kRunning) {
+      fail(live, name + " worker is " + to_string(worker->state()));
+      fail(ready, name + " worker is " + to_string(worker->state()));
+    } else if (now - worker->last_heartbeat() >= stall) {
+      fail(live, name + " worker sent no heartbeat for " + std::to_string(config_.supervisor.stall_timeout_s) + " s");
+      fail(ready, name + " worker sent no heartbeat");
+    } else if (!worker->broker_reachable()) {
+      fail(ready, name + " has no connection to a Kafka broker");
+    } else if (!worker->ready()) {
+      fail(ready, name + " has no partition assignment from its group yet");
     }
   }
+  if (!live.ok) fail(ready, "not live");
   std::lock_guard<std::mutex> lock(health_mutex_);
-  health_ = status;
+  live_ = live;
+  ready_ = ready;
+  health_updated_ = now;
 }
 
-HealthStatus Supervisor::health() const {
+void Supervisor::touch_health(Clock::time_point now) {
   std::lock_guard<std::mutex> lock(health_mutex_);
-  return health_;
+  health_updated_ = now;
+}
+
+HealthStatus Supervisor::health(bool readiness) const {
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  const auto silent = Clock::now() - health_updated_;
+  if (silent >= std::chrono::seconds(config_.supervisor.stall_timeout_s)) {
+    return {false, fmt::format("the supervisor has not checked the workers for {} s",
+                               std::chrono::duration_cast<std::chrono::seconds>(silent).count())};
+  }
+  return readiness ? ready_ : live_;
 }
 
 std::string Supervisor::render_metrics() const {
@@ -424,9 +461,11 @@ std::string Supervisor::render_metrics() const {
          "# TYPE pricepipe_worker_restarts_total counter\n";
   out += fmt::format("pricepipe_worker_restarts_total{{worker=\"producer\"}} {}\n", v(metrics_.producer_restarts));
   out += fmt::format("pricepipe_worker_restarts_total{{worker=\"consumer\"}} {}\n", v(metrics_.consumer_restarts));
-  const HealthStatus status = health();
-  out += "# HELP pricepipe_healthy 1 while /healthz answers 200.\n# TYPE pricepipe_healthy gauge\n";
-  out += fmt::format("pricepipe_healthy {}\n", status.ok ? 1 : 0);
+  out += "# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.\n# TYPE pricepipe_healthy gauge\n";
+  out += fmt::format("pricepipe_healthy {}\n", health(true).ok ? 1 : 0);
+  out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
+  out += fmt::format("pricepipe_live {}\n", health(false).ok ? 1 : 0);
+  out += render_lag(metrics_.lag.get());
   out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
          "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
   out += metrics_.latency.render("pricepipe_produce_to_print_latency_seconds");
@@ -508,7 +547,7 @@ int Supervisor::run() {
       draining_ = true;
       if (consumer_.worker) static_cast<ConsumerWorker&>(*consumer_.worker).drain(produced_ends_);
     }
-    update_health();
+    update_health(now);
     if (!ready_sent_ && workers_alive(now)) {
       notify("READY=1");
       ready_sent_ = true;

@@ -330,6 +330,13 @@ TEST_CASE("command-line errors exit 64", "[unit][config]") {
   CHECK(ok.overrides.at("producer.rate").from_command_line);
   CHECK(ok.overrides.at("kafka.topic").value == "t");
   CHECK_THAT(usage_text(), Catch::Contains("--producer.rate") && Catch::Contains("--librdkafka.NAME=VALUE"));
+
+  // --health-check asks /readyz unless =live says /livez.
+  CHECK(ok.health_check.empty());
+  CHECK(parse({"--health-check"}).health_check == "ready");
+  CHECK(parse({"--health-check=ready"}).health_check == "ready");
+  CHECK(parse({"--health-check=live"}).health_check == "live");
+  CHECK_THAT(usage_error({"--health-check=alive"}), Catch::Contains("live or ready"));
 }
 
 TEST_CASE("render_config masks secrets and lists every key", "[unit][config]") {

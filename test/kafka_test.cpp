@@ -21,6 +21,7 @@
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_stats.hpp"
 #include "pricepipe/kafka_handles.hpp"
 
 using namespace pricepipe;
@@ -258,4 +259,25 @@ TEST_CASE("ensure_topic heartbeats and stops while a partition leader does not a
   CHECK(seconds(run.took) < 4);  // was 5 s: one 5 s watermark query
   CHECK(run.idle_calls >= 1);
   CHECK(seconds(run.longest_silence) < 2);
+}
+
+TEST_CASE("consumer lag is read from librdkafka statistics: committed offsets, never -1", "[unit][kafka]") {
+  // Shaped like librdkafka 2.8.0's statistics, trimmed to what is read; -1001 is "not known".
+  const std::string stats = R"({"brokers":{},"topics":{
+      "t":{"topic":"t","partitions":{
+        "0":{"partition":0,"lo_offset":0,"hi_offset":700,"ls_offset":700,"committed_offset":650},
+        "1":{"partition":1,"lo_offset":20,"hi_offset":500,"ls_offset":480,"committed_offset":-1001},
+        "2":{"partition":2,"lo_offset":-1001,"hi_offset":-1001,"ls_offset":-1001,"committed_offset":-1001},
+        "3":{"partition":3,"lo_offset":0,"hi_offset":90,"ls_offset":-1001,"committed_offset":95},
+        "-1":{"partition":-1,"lo_offset":0,"hi_offset":10,"ls_offset":10,"committed_offset":-1001}}},
+      "other":{"topic":"other","partitions":{
+        "0":{"partition":0,"lo_offset":0,"hi_offset":5,"ls_offset":5,"committed_offset":0}}}}})";
+  const auto lag = read_stats(stats, "t").lag;
+  // 0: last stable offset - committed; 1: nothing committed, from the low watermark to the last
+  // stable offset; 2: watermarks unknown (no fetch answered yet), left out; 3: the high
+  // watermark without a stable offset, never negative; -1: librdkafka's internal partition.
+  CHECK(lag == std::map<std::int32_t, std::int64_t>{{0, 50}, {1, 460}, {3, 0}});
+  CHECK(read_stats(stats, "missing").lag.empty());
+  CHECK(read_stats("{\"topics\":{\"t\":{\"partitions\":[1]}}}", "t").lag.empty());
+  CHECK(read_stats("garbage", "t").lag.empty());
 }

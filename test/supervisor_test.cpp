@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -58,6 +59,27 @@ std::string write_config(const std::string& path, const std::string& extra, int 
 }
 
 int free_port() { return 20000 + static_cast<int>(getpid() % 20000); }
+
+std::string http_get(int port, const std::string& path) {
+  return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
+}
+
+// pricepipe_consumer_lag samples of `topic` in Prometheus text: partition -> lag.
+std::map<std::int32_t, std::int64_t> lag_of(const std::string& metrics, const std::string& topic) {
+  std::map<std::int32_t, std::int64_t> lag;
+  const std::regex line("pricepipe_consumer_lag\\{topic=\"" + topic + "\",partition=\"([0-9]+)\"\\} ([0-9]+)");
+  for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), line); it != std::sregex_iterator(); ++it) {
+    lag[std::stoi((*it)[1])] = std::stoll((*it)[2]);
+  }
+  return lag;
+}
+
+int p_stop(Process& p) {
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  return r.exit_code;
+}
 
 }  // namespace
 
@@ -213,7 +235,7 @@ TEST_CASE("SIGHUP with producer.enabled=false stops the producer and the consume
   std::remove(path.c_str());
 }
 
-TEST_CASE("SIGHUP that moves the health endpoint to another port restarts no worker and turning it off restarts both",
+TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off restarts no worker",
           "[integration]") {
   const std::string topic = unique_name("hup-port");
   const std::string path = "/tmp/" + unique_name("pp") + ".conf";
@@ -253,12 +275,13 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port restarts no wor
   p.signal(SIGHUP);
   REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 1; }, 30s));
   CHECK(eventually([&] { return healthz(second) == "ok\n"; }, 30s));
-  CHECK_THAT(applied(p.err())[0], !Catch::Contains("restarted"));  // same clients, statistics still on
+  CHECK_THAT(applied(p.err())[0], !Catch::Contains("restarted"));  // the clients do not depend on it
 
   write_with_port(0);
   p.signal(SIGHUP);
   REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 2; }, 60s));
-  CHECK_THAT(applied(p.err())[1], Catch::Contains("producer restarted; consumer restarted"));
+  CHECK_THAT(applied(p.err())[1], !Catch::Contains("restarted"));  // statistics stay on without it
+  CHECK(healthz(second).empty());                                   // the endpoint is gone
 
   // Nothing lost or repeated across the restarts: stop producing, let the consumer catch up.
   write_with_port(0, false);
@@ -275,34 +298,117 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port restarts no wor
   std::remove(path.c_str());
 }
 
-TEST_CASE("healthz turns 503 while the broker is down and 200 when it is back", "[integration]") {
+TEST_CASE("readyz turns 503 within 15 s while the broker is down, livez stays 200, both 200 when it is back",
+          "[integration]") {
   BrokerGuard guard;
   const std::string topic = unique_name("health");
   const int port = free_port();
   const std::string port_arg = "--supervisor.http_port=" + std::to_string(port);
   Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
-  const auto probe = [&port_arg] {
-    return run_process({pricepipe_binary(), "--health-check", port_arg}, 10s).exit_code;
+  const auto probe = [&port_arg](const char* which) {
+    return run_process({pricepipe_binary(), std::string("--health-check=") + which, port_arg}, 10s).exit_code;
   };
-  const auto body = [port] {
-    return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/healthz"}, 10s).out;
-  };
-  REQUIRE(eventually([&] { return probe() == 0; }, 60s));
-  CHECK(body() == "ok\n");
+  const auto ready = [&] { return run_process({pricepipe_binary(), "--health-check", port_arg}, 10s).exit_code; };
+  REQUIRE(eventually([&] { return ready() == 0; }, 60s));
+  CHECK(probe("live") == 0);
+  CHECK(http_get(port, "/readyz") == "ok\n");
+  CHECK(http_get(port, "/livez") == "ok\n");
+  CHECK(http_get(port, "/healthz") == "ok\n");  // the readiness alias
   kafka_sh({"stop"});
-  CHECK(eventually([&] { return probe() == 1; }, 60s));
-  CHECK_THAT(body(), Catch::Contains("no connection to a Kafka broker"));
-  const std::string metrics =
-      run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + "/metrics"}, 10s).out;
+  const auto stopped = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return probe("ready") == 1; }, 30s));
+  CHECK(std::chrono::steady_clock::now() - stopped < 15s);
+  CHECK_THAT(http_get(port, "/readyz"), Catch::Contains("no connection to a Kafka broker"));
+  CHECK_THAT(http_get(port, "/healthz"), Catch::Contains("no connection to a Kafka broker"));
+  // The workers still run and heartbeat: not a reason to restart the process.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(probe("live") == 0);
+    std::this_thread::sleep_for(1s);
+  }
+  const std::string metrics = http_get(port, "/metrics");
   CHECK_THAT(metrics, Catch::Contains("pricepipe_healthy 0"));
+  CHECK_THAT(metrics, Catch::Contains("pricepipe_live 1"));
   CHECK_THAT(metrics, Catch::Contains("pricepipe_produce_to_print_latency_seconds_count"));
   CHECK_THAT(metrics, Catch::Contains("pricepipe_worker_restarts_total{worker=\"producer\"} 0"));
   kafka_sh({"start"});
-  CHECK(eventually([&] { return probe() == 0; }, 90s));
+  CHECK(eventually([&] { return ready() == 0; }, 90s));
+  CHECK(probe("live") == 0);
   p.signal(SIGTERM);
   const auto r = p.wait(60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("consumer lag in /metrics: the kcat backlog while nothing is committed, 0 on every partition once drained",
+          "[integration]") {
+  const std::string topic = unique_name("lag");
+  const std::string group = unique_name("g");
+  // The topic (3 partitions) with 1,500 events from pricepipe (keyed, so on every partition),
+  // then 1,500 more from kcat.
+  const auto created =
+      run_process(pipeline_args(topic, group, {"--consumer.enabled=false", "--producer.count=1500", "--producer.rate=0"}), 60s);
+  REQUIRE(created.exit_code == 0);
+  std::vector<std::string> backlog;
+  for (int i = 0; i < 1500; ++i) backlog.push_back("{\"match\": " + std::to_string(100 + i % 900) + ", \"price\": 2.50}");
+  kcat_produce(test_brokers(), topic, backlog);
+  std::map<std::int32_t, std::int64_t> ends;  // per partition, the offset after the last record kcat reads
+  for (const auto& rec : kcat_read(test_brokers(), topic)) ends[rec.partition] = std::max(ends[rec.partition], rec.offset + 1);
+  REQUIRE(ends.size() == 3);
+
+  // The lag counts from the group's committed offsets, so with commits held off it stays the
+  // whole backlog although everything is printed.
+  const int port = free_port();
+  const std::string path = "/tmp/" + unique_name("pp") + ".conf";
+  write_config(path, "[librdkafka]\nconsumer.auto.commit.interval.ms = 600000\n");
+  std::vector<std::string> args =
+      pipeline_args(topic, group, {"--producer.enabled=false", "--supervisor.http_port=" + std::to_string(port)});
+  args[2] = path;
+  Process p(args);
+  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 3000; }, 60s));
+  std::map<std::int32_t, std::int64_t> before;
+  CHECK(eventually([&] {
+    before = lag_of(http_get(port, "/metrics"), topic);
+    return before == ends;
+  }, 30s));
+  INFO("lag " << before.size() << " partitions");
+  // The reload restarts the consumer with commits every second: its graceful stop commits.
+  write_config(path, "");
+  p.signal(SIGHUP);
+  std::map<std::int32_t, std::int64_t> after;
+  CHECK(eventually([&] {
+    after = lag_of(http_get(port, "/metrics"), topic);
+    return after == std::map<std::int32_t, std::int64_t>{{0, 0}, {1, 0}, {2, 0}};
+  }, 60s));
+  CHECK(p.read_until([](const std::string&, const std::string& err) { return err.find(" lag=0") != std::string::npos; },
+                     30s));  // the stats line carries the total
+  CHECK(complete_lines(p.out()) == 3000);  // nothing printed twice by the restart
+  p.signal(SIGTERM);
+  const auto r = p.wait(60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("with more consumers than partitions the idle one is ready and reports no lag", "[integration]") {
+  const std::string topic = unique_name("idle");
+  const std::string group = unique_name("g");
+  const int port_a = free_port();
+  const int port_b = port_a + 2;
+  const auto args = [&](int port, bool produce) {
+    return pipeline_args(topic, group, {"--kafka.partitions=1", "--producer.rate=20",
+                                        produce ? "--producer.enabled=true" : "--producer.enabled=false",
+                                        "--supervisor.http_port=" + std::to_string(port)});
+  };
+  Process a(args(port_a, true));
+  REQUIRE(eventually([&] { return lag_of(http_get(port_a, "/metrics"), topic).size() == 1; }, 60s));
+  Process b(args(port_b, false));
+  // After the rebalance exactly one of them holds partition 0; both are ready.
+  CHECK(eventually([&] {
+    return http_get(port_a, "/readyz") == "ok\n" && http_get(port_b, "/readyz") == "ok\n" &&
+           lag_of(http_get(port_a, "/metrics"), topic).size() + lag_of(http_get(port_b, "/metrics"), topic).size() == 1;
+  }, 60s));
+  CHECK(p_stop(a) == 0);
+  CHECK(p_stop(b) == 0);
 }
 
 TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integration]") {

@@ -157,7 +157,7 @@ struct CommandLine {
   std::optional<std::string> config_path;
   RawSettings overrides;
   bool check_config = false;
-  bool health_check = false;
+  std::string health_check;  // "live" or "ready" (--health-check alone); empty: not asked
   bool help = false;
   bool version = false;
   // --unsafe-fault-injection=SPEC (tests only; never read from a file).

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,15 @@ class ConsumerWorker final : public Worker {
                 bool commit);
   // A commit result from librdkafka (auto-commit, or the commit inside close()).
   void committed(const std::vector<RdKafka::TopicPartition*>& offsets);
+  // librdkafka's statistics, on the worker thread: broker reachability and the lag of the
+  // assigned partitions (Metrics::lag).
+  void statistics(const std::string& json);
+
+  // A broker connection is up and the group gave this consumer its assignment (possibly
+  // empty, with more consumers than partitions). Any thread.
+  bool ready() const override {
+    return broker_reachable() && has_assignment_.load(std::memory_order_relaxed);
+  }
 
  protected:
   void run() override;
@@ -86,6 +96,8 @@ class ConsumerWorker final : public Worker {
   std::string buffer_;
   std::uint64_t buffered_events_ = 0;
   OffsetBook book_;
+  std::set<std::int32_t> assignment_;             // partitions assigned now
+  std::atomic<bool> has_assignment_{false};       // a rebalance gave this member its share
   std::uint64_t printed_ = 0;
   std::unique_ptr<DeadLetterQueue> dead_letters_;  // consumer.dead_letter_topic, when set
   std::uint64_t dead_letters_counted_ = 0;         // of dead_letters_->delivered(), in metrics

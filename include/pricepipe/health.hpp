@@ -1,7 +1,9 @@
 #pragma once
-// The HTTP endpoint on supervisor.http_port (cpp-httplib): /healthz answers 200 "ok" while
-// every enabled worker runs and reaches the broker, 503 with the reason otherwise; /metrics
-// answers Prometheus text. Owns its listener thread; created and destroyed by the supervisor.
+// The HTTP endpoint on supervisor.http_port (cpp-httplib): /livez answers 200 "ok" while the
+// supervisor runs and every enabled worker heartbeats; /readyz (and /healthz, its alias) while
+// in addition every enabled client has a broker connection and the consumer its assignment;
+// 503 with the reason otherwise. /metrics answers Prometheus text. Owns its listener thread;
+// created and destroyed by the supervisor.
 
 #include <functional>
 #include <memory>
@@ -27,7 +29,7 @@ class HealthServer {
   // Listens on 0.0.0.0:`port` (Prometheus scrapes from other hosts). Throws
   // std::runtime_error when the port cannot be bound. The callbacks run on the listener's
   // threads and must be thread-safe.
-  HealthServer(int port, StatusFn status, MetricsFn metrics);
+  HealthServer(int port, StatusFn live, StatusFn ready, MetricsFn metrics);
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
   HealthServer& operator=(const HealthServer&) = delete;
@@ -40,8 +42,8 @@ class HealthServer {
   std::thread thread_;
 };
 
-// GET http://127.0.0.1:`port`/healthz. Returns the HTTP status (-1 when nothing answered)
-// and the body in `body`.
-int probe_health(int port, std::string& body);
+// GET http://127.0.0.1:`port``path` (/livez or /readyz). Returns the HTTP status (-1 when
+// nothing answered) and the body in `body`.
+int probe_health(int port, const std::string& path, std::string& body);
 
 }  // namespace pricepipe

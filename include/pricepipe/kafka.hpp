@@ -25,8 +25,6 @@ class KafkaError : public std::runtime_error {
 
 enum class ClientRole { kProducer, kConsumer };
 
-// Whether librdkafka statistics JSON shows at least one broker connection in state UP.
-bool stats_show_broker_up(const std::string& stats_json);
 
 // A librdkafka configuration for `role`: pricepipe's defaults, then librdkafka.* and the
 // role's own librdkafka.producer.* / librdkafka.consumer.* pass-through. `brokers` is the
@@ -39,9 +37,9 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole
 // worker to act on. Must outlive the handle it is registered with.
 class KafkaEventHandler : public RdKafka::EventCb {
  public:
-  // `on_reachability(up)` is called from librdkafka's statistics (statistics.interval.ms)
-  // with whether any broker connection is up.
-  explicit KafkaEventHandler(std::string client, std::function<void(bool)> on_reachability = {});
+  // `on_stats(json)` gets librdkafka's statistics (statistics.interval.ms), on the thread that
+  // polls the client: kafka_stats.hpp reads them.
+  explicit KafkaEventHandler(std::string client, std::function<void(const std::string&)> on_stats = {});
   void event_cb(RdKafka::Event& event) override;
 
   bool fatal() const { return fatal_.load(std::memory_order_acquire); }
@@ -50,7 +48,7 @@ class KafkaEventHandler : public RdKafka::EventCb {
 
  private:
   std::string client_;
-  std::function<void(bool)> on_reachability_;
+  std::function<void(const std::string&)> on_stats_;
   std::atomic<bool> fatal_{false};
   std::atomic<bool> brokers_down_{false};
 };

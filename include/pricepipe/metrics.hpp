@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 namespace pricepipe {
@@ -45,6 +46,24 @@ class LatencyHistogram {
   std::atomic<std::int64_t> sum_ms_{0};
 };
 
+// The consumer's lag per assigned partition of its topic (kafka_stats.hpp), as of its latest
+// statistics. Replaced as a whole by the consumer thread; emptied when the consumer loses its
+// partitions or stops, so a partition it no longer holds is never reported stale.
+class ConsumerLag {
+ public:
+  struct Snapshot {
+    std::string topic;
+    std::map<std::int32_t, std::int64_t> partitions;
+  };
+  void set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions);
+  void clear();
+  Snapshot get() const;
+
+ private:
+  mutable std::mutex mutex_;
+  Snapshot current_;
+};
+
 struct Metrics {
   std::atomic<std::uint64_t> generated{0};  // handed to librdkafka
   std::atomic<std::uint64_t> delivered{0};  // acknowledged by Kafka
@@ -57,8 +76,10 @@ struct Metrics {
   std::atomic<std::uint64_t> consumer_restarts{0};
   std::atomic<std::uint64_t> reloads{0};
   LatencyHistogram latency;
+  ConsumerLag lag;
 
-  // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. dead_lettered=.. ...".
+  // One line: "generated=.. delivered=.. failed=.. consumed=.. printed=.. skipped=.. dead_lettered=.. ...",
+  // ending with "lag=N" (summed over the assigned partitions) while the lag is known.
   std::string summary() const;
 };
 

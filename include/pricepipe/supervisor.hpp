@@ -82,7 +82,9 @@ class Supervisor {
   StopOutcome stop_all();
   // kafka.connect_timeout_s: true (logged) when it passed with no broker ever answering.
   bool connect_timed_out(Clock::time_point now);
-  void update_health();
+  void update_health(Clock::time_point now);
+  // The supervisor is busy stopping a worker within its bound: still live.
+  void touch_health(Clock::time_point now);
   // All enabled workers run (or finished their job) and heartbeat: for READY=1 and WATCHDOG=1.
   bool workers_alive(Clock::time_point now) const;
   // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
@@ -90,7 +92,9 @@ class Supervisor {
   // WATCHDOG=1 when systemd asked for a watchdog (WATCHDOG_USEC) and half its interval has
   // passed since the last one. The callers decide whether the daemon deserves it.
   void feed_watchdog(Clock::time_point now);
-  HealthStatus health() const;
+  // /readyz when `readiness`, else /livez; any thread. Neither is 200 once the supervisor has
+  // not updated them for supervisor.stall_timeout_s.
+  HealthStatus health(bool readiness) const;
   std::string render_metrics() const;
   void note_end_offsets(const ProducerWorker& producer);
   FaultInjection next_fault(const char* worker);
@@ -117,7 +121,9 @@ class Supervisor {
   std::optional<Clock::duration> watchdog_interval_;  // none: no watchdog asked for
   Clock::time_point next_watchdog_{};
   mutable std::mutex health_mutex_;
-  HealthStatus health_;
+  HealthStatus live_;
+  HealthStatus ready_;
+  Clock::time_point health_updated_ = Clock::now();
 };
 
 }  // namespace pricepipe

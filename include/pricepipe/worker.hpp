@@ -52,6 +52,9 @@ class Worker {
   // Whether the worker's client currently has a broker connection up (from librdkafka's
   // statistics); false until the first report.
   bool broker_reachable() const { return broker_up_.load(std::memory_order_relaxed); }
+  // Whether the worker can do its job right now, for /readyz: by default, a broker connection
+  // is up.
+  virtual bool ready() const { return broker_reachable(); }
   // Whether a broker answered this worker since it started.
   bool broker_answered() const { return broker_answered_.load(std::memory_order_relaxed); }
   // The worker finished its work and only destroys its librdkafka handles now, which can take
