@@ -425,6 +425,7 @@ void Supervisor::update_health(Clock::time_point now) {
   live_ = live;
   ready_ = ready;
   health_updated_ = now;
+  health_stale_after_ = stall;  // config_ is the supervisor thread's; the endpoint reads this copy
 }
 
 void Supervisor::touch_health(Clock::time_point now) {
@@ -435,7 +436,7 @@ void Supervisor::touch_health(Clock::time_point now) {
 HealthStatus Supervisor::health(bool readiness) const {
   std::lock_guard<std::mutex> lock(health_mutex_);
   const auto silent = Clock::now() - health_updated_;
-  if (silent >= std::chrono::seconds(config_.supervisor.stall_timeout_s)) {
+  if (silent >= health_stale_after_) {
     return {false, fmt::format("the supervisor has not checked the workers for {} s",
                                std::chrono::duration_cast<std::chrono::seconds>(silent).count())};
   }

@@ -124,6 +124,7 @@ class Supervisor {
   HealthStatus live_;
   HealthStatus ready_;
   Clock::time_point health_updated_ = Clock::now();
+  Clock::duration health_stale_after_ = std::chrono::seconds(30);  // supervisor.stall_timeout_s
 };
 
 }  // namespace pricepipe
