@@ -40,10 +40,10 @@ if [ -z "$build_dir" ]; then
 fi
 [ -x "$build_dir/pricepipe" ] && [ -x "$build_dir/codec_bench" ] ||
   { echo "bench: no pricepipe and codec_bench in $build_dir" >&2; exit 66; }
-# Leave the broker as found: stop it at the end only if this run started it.
-started_broker=0
-bash scripts/kafka.sh status >/dev/null 2>&1 || started_broker=1
-bash scripts/kafka.sh start
+# Leave the broker as found: stop it at the end only if this run started it (kafka.sh --owner,
+# with a tag of this run's own).
+owner=bench-$$
+bash scripts/kafka.sh start --owner "$owner"
 brokers=$(bash scripts/kafka.sh bootstrap)
 cache=${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}
 venv=$cache/bench-venv
@@ -54,7 +54,7 @@ fi
 work=$(mktemp -d /tmp/pricepipe-bench.XXXXXX)
 cleanup() {
   rm -rf "$work"
-  if [ "$started_broker" = 1 ]; then bash scripts/kafka.sh stop >&2 || true; fi
+  bash scripts/kafka.sh stop --owner "$owner" >&2 || true
 }
 trap cleanup EXIT
 run_id=$(date +%s)-$$

@@ -13,7 +13,8 @@
 #            (prefix /usr, cmake --install), on the host's loopback broker: READY=1, reload,
 #            watchdog restart of a frozen process, Restart=on-failure after exit 70, clean stop
 # It starts a Docker engine if none answers and a local broker if none runs (for systemd), and
-# stops only what it started.
+# stops only what it started (the broker through scripts/kafka.sh --owner, with a tag of this run's
+# own).
 #   scripts/docker-test.sh [compose|cluster|systemd]...     default: all three
 # Environment: PRICEPIPE_DOCKER_TEST_KEEP=1 keeps the containers and work directory on failure.
 set -euo pipefail
@@ -25,7 +26,7 @@ cluster=pricepipedtcluster
 box=pricepipe-dt-systemd
 kcat_image=pricepipe-test-kcat:latest
 systemd_image=pricepipe-test-systemd:latest
-started_broker=no
+broker_owner=docker-test-$$  # kafka.sh --owner: the broker is stopped only if this run started it
 engine_was_up=no  # a Docker engine answered before this run: leave it running
 phase=setup
 
@@ -130,7 +131,7 @@ cleanup() {
     docker rm -f "$box" >/dev/null 2>&1 || true
     rm -rf "$work"
   fi
-  if [ "$started_broker" = yes ]; then bash test/kafka-fixture.sh stop 1 || true; fi
+  bash scripts/kafka.sh stop --owner "$broker_owner" || true
   if [ "$engine_was_up" = no ]; then bash scripts/docker-engine.sh stop || true; fi
   exit $rc
 }
@@ -280,10 +281,7 @@ dropin() {  # NAME CONTENT: a drop-in for the unit, then daemon-reload
 
 systemd_unit() {
   step systemd "the unit in a container booting systemd"
-  if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
-    bash test/kafka-fixture.sh start 1
-    started_broker=yes
-  fi
+  bash scripts/kafka.sh start --owner "$broker_owner"
   local bootstrap root=$work/root conf=/etc/pricepipe/supervisor.conf pid restarts
   bootstrap=$(bash scripts/kafka.sh bootstrap)
   # The README's systemd recipe, into a DESTDIR tree.

@@ -4,9 +4,10 @@
 # scripts/kafka-pom.xml and are cached outside the repo; nothing here needs Docker.
 #
 # Usage: scripts/kafka.sh COMMAND [--nodes 1|3 | --secure] [options]
-#   start     [--nodes 1|3]          start the single node (default) or the 3-node cluster and
+#   start     [--nodes 1|3] [--owner TAG]
+#                                    start the single node (default) or the 3-node cluster and
 #                                    wait until every broker answers metadata; no-op if running
-#   stop      [--nodes 1|3|all] [--wipe]
+#   stop      [--nodes 1|3|all] [--wipe] [--owner TAG]
 #                                    SIGTERM, wait, then SIGKILL; data kept unless --wipe
 #   reset     [--nodes 1|3|all]      stop and delete the data (the next start formats anew)
 #   status    [--nodes 1|3] [--node N]
@@ -27,6 +28,12 @@
 #                                    one key=value a line, for kcat -F FILE or --librdkafka.*
 #   --secure (with start, stop, reset, status, bootstrap, logs): a separate single node whose
 #     client listener is SASL_SSL with SCRAM-SHA-512 (certificates and user made at first start)
+#   --owner TAG (with start and stop, TAG of A-Z a-z 0-9 . _ -): leave the nodes as found.
+#     `start --owner TAG` starts them unless all of them run already, and then records that TAG
+#     started them (file $PRICEPIPE_KAFKA_RUN/TAG-started-MODE, MODE 1, 3 or secure); if they all
+#     run, it says so, drops such a record and starts nothing. `stop --owner TAG` stops them only
+#     if that record is there (and removes it), else does nothing. Used by the CTest fixture
+#     (test/kafka-fixture.sh, TAG fixture), scripts/bench.sh and scripts/docker-test.sh.
 #
 # Single node: broker 127.0.0.1:9092, controller 127.0.0.1:9093, node.id 1, RF 1.
 # Three nodes: brokers 127.0.0.1:19092-19094, controllers 127.0.0.1:19192-19194, node ids 1-3,
@@ -515,6 +522,7 @@ SECURE=no
 NODE=""
 LINES=100
 WIPE=no
+OWNER=""
 POS=()
 
 parse_args() {
@@ -527,6 +535,8 @@ parse_args() {
       --lines|-n) LINES=${2:?--lines needs a number}; shift 2 ;;
       --wipe) WIPE=yes; shift ;;
       --secure) SECURE=yes; shift ;;
+      --owner) OWNER=${2:?--owner needs a tag}; shift 2 ;;
+      --owner=*) OWNER=${1#*=}; [[ -n $OWNER ]] || die "--owner needs a tag"; shift ;;
       -h|--help) usage 0 ;;
       -*) die "unknown option $1" ;;
       *) POS+=("$1"); shift ;;
@@ -538,9 +548,31 @@ parse_args() {
     *) die "--nodes must be 1 or 3 (or all for stop/reset)" ;;
   esac
   if [[ $SECURE == yes && ${NODES_ARG:-1} != 1 ]]; then die "--secure is a single node: no --nodes $NODES_ARG"; fi
+  if [[ -n $OWNER ]]; then
+    [[ $CMD == start || $CMD == stop ]] || die "--owner only works with start and stop"
+    [[ $OWNER =~ ^[A-Za-z0-9._-]+$ ]] || die "--owner takes a tag of A-Z a-z 0-9 . _ -"
+  fi
 }
 
 modes() { if [[ $NODES_ARG == all ]]; then echo 1 3; else echo "$NODES"; fi; }
+
+# --owner TAG: the file that records that `start --owner TAG` started the current mode's nodes.
+owner_marker() { echo "$RUN_DIR/$OWNER-started-$(mode_name)"; }
+
+# start --owner TAG: starts the nodes unless all of them run already (as `status` tells), and
+# then records that TAG started them; if they all run, TAG's record goes and they are left alone.
+start_owned() {
+  local n running=yes
+  for n in $(node_ids); do node_pid "$n" >/dev/null || running=no; done
+  if [[ $running == yes ]]; then
+    msg "already running ($(mode_flag)): $(bootstrap_servers); not started by $OWNER, so 'stop --owner $OWNER' leaves it running"
+    rm -f "$(owner_marker)"
+    return 0
+  fi
+  # shellcheck disable=SC2046
+  start_nodes yes $(node_ids)
+  touch "$(owner_marker)"
+}
 
 one_node_arg() {
   ((${#POS[@]} == 1)) || die "$CMD needs one node id, e.g. '$CMD 2 --nodes 3'"
@@ -605,8 +637,10 @@ main() {
   case $CMD in
     start)
       ((${#POS[@]} == 0)) || usage 2
-      # shellcheck disable=SC2046
-      start_nodes yes $(node_ids) ;;
+      if [[ -n $OWNER ]]; then start_owned; else
+        # shellcheck disable=SC2046
+        start_nodes yes $(node_ids)
+      fi ;;
     start-node)
       one_node_arg
       start_nodes no "${POS[0]}" ;;
@@ -616,6 +650,10 @@ main() {
       local m
       for m in $(modes); do
         NODES=$m
+        if [[ -n $OWNER ]]; then
+          [[ -e $(owner_marker) ]] || continue  # not started by OWNER: left as found
+          rm -f "$(owner_marker)"
+        fi
         lock_mode
         # shellcheck disable=SC2046
         stop_nodes $(node_ids)

@@ -5,8 +5,10 @@
 # Restart=always would. At the end it turns the producer off with a reload, lets the consumer
 # read to the end of the topic, stops the daemon with SIGTERM (exit 0 expected), reads the whole
 # topic with kcat as the independent truth and reports events delivered, printed, missing,
-# duplicated, restarts and RSS over time. Exit 0 only if nothing is missing, nothing was printed
-# that is not in the topic, every printed event matches its record, and the final stop was clean.
+# duplicated, restarts and RSS over time (the comparison and the report's sections are
+# scripts/soak_report.py; scripts/soak_printed_up_to.py tells when the consumer has drained).
+# Exit 0 only if nothing is missing, nothing was printed that is not in the topic, every printed
+# event matches its record, and the final stop was clean.
 #   scripts/soak.sh [--duration S] [--rate N] [--seed N] [--gap MIN-MAX] [--actions LIST] [--out DIR]
 #                   [--keep] [--keep-output] [--dynamic]
 #     --duration S    length of the chaos phase in seconds (default 600)
@@ -413,28 +415,7 @@ done
 # Prints the last offset of each partition of the topic, "P O" per line.
 topic_ends() { timeout 120 kcat -C -b "$brokers" -t "$topic" -o -1 -e -q -f '%p %o\n'; }
 # Exit 0 when the daemons' output holds, for each "P O" line of $1, partition P's offset O.
-printed_up_to() {
-  python3 - "$out/events" "$1" <<'PY'
-import glob, os, re, sys
-want = {}
-for line in sys.argv[2].splitlines():
-    p, o = line.split()
-    want[int(p)] = int(o)
-seen = {}
-rx = re.compile(rb'"partition":(\d+),"offset":(\d+),')
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "daemon-*.out")), reverse=True):
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        f.seek(max(0, f.tell() - 16 * 1024 * 1024))
-        for m in rx.finditer(f.read()):
-            p, o = int(m.group(1)), int(m.group(2))
-            if o > seen.get(p, -1):
-                seen[p] = o
-    if all(seen.get(p, -1) >= o for p, o in want.items()):
-        sys.exit(0)
-sys.exit(1)
-PY
-}
+printed_up_to() { python3 scripts/soak_printed_up_to.py "$out/events" "$1"; }
 
 check_daemon
 sample_rss
@@ -503,234 +484,8 @@ report=$out/report.txt
 } >"$report"
 
 checks_rc=0
-nice python3 - "$out" "$rate" "$duration" >>"$report" <<'PY' || checks_rc=$?
-import array, collections, datetime, glob, os, re, sys, zlib
-
-out, rate, duration = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-ev = os.path.join(out, "events")
-
-# The truth: every record in the topic, and a CRC of its timestamp, key and value.
-offs = collections.defaultdict(lambda: array.array("q"))
-ts_min, ts_max = None, None
-crcs = collections.defaultdict(lambda: array.array("I"))
-with open(os.path.join(ev, "topic.tsv"), "rb") as f:
-    for line in f:
-        p, o, ts, key, value = line.rstrip(b"\n").split(b"\t", 4)
-        offs[int(p)].append(int(o))
-        t = int(ts)
-        if ts_min is None or t < ts_min:
-            ts_min = t
-        if ts_max is None or t > ts_max:
-            ts_max = t
-        crcs[int(p)].append(zlib.crc32(ts + b"\t" + key + b"\t" + value))
-ends = {p: max(a) + 1 for p, a in offs.items()}
-present = {p: bytearray(n) for p, n in ends.items()}
-crc = {p: array.array("I", bytes(4 * n)) for p, n in ends.items()}
-for p in offs:
-    for o, c in zip(offs[p], crcs[p]):
-        present[p][o] = 1
-        crc[p][o] = c
-del offs, crcs
-in_topic = sum(sum(b) for b in present.values())
-gaps = sum(len(b) - sum(b) for b in present.values())
-
-count = {p: bytearray(n) for p, n in ends.items()}        # times printed, capped at 255
-first = {p: array.array("H", bytes(2 * n)) for p, n in ends.items()}  # daemon that printed it first
-rx = re.compile(rb'^\{"topic":"[^"]*","partition":(\d+),"offset":(\d+),"timestamp":(-?\d+),"key":"([^"]*)","event":(\{[^{}]*\})\}$')
-lines = torn = not_in_topic = mismatch = 0
-dup_later = dup_same = 0
-torn_examples, extra_examples, mismatch_examples = [], [], []
-per_daemon = []
-paths = sorted(glob.glob(os.path.join(ev, "daemon-*.out")))
-for path in paths:
-    d = int(os.path.basename(path)[7:10])
-    n_lines = n_new = n_re = 0
-    with open(path, "rb") as f:
-        for line in f:
-            lines += 1
-            n_lines += 1
-            m = rx.match(line.rstrip(b"\n"))
-            if not m:
-                torn += 1
-                if len(torn_examples) < 3:
-                    torn_examples.append("daemon #%d line %d: %r" % (d, n_lines, line[:100]))
-                continue
-            p, o = int(m.group(1)), int(m.group(2))
-            if p not in present or o >= len(present[p]) or not present[p][o]:
-                not_in_topic += 1
-                if len(extra_examples) < 5:
-                    extra_examples.append("partition %d offset %d (daemon #%d)" % (p, o, d))
-                continue
-            if zlib.crc32(m.group(3) + b"\t" + m.group(4) + b"\t" + m.group(5)) != crc[p][o]:
-                mismatch += 1
-                if len(mismatch_examples) < 5:
-                    mismatch_examples.append("partition %d offset %d (daemon #%d): %r" % (p, o, d, line[:160]))
-            c = count[p][o]
-            if c == 0:
-                first[p][o] = d
-                n_new += 1
-            else:
-                n_re += 1
-                if first[p][o] == d:
-                    dup_same += 1
-                else:
-                    dup_later += 1
-            if c < 255:
-                count[p][o] = c + 1
-    per_daemon.append((d, n_lines, n_new, n_re))
-
-printed_unique = duplicated_offsets = max_times = 0
-missing = []
-for p in sorted(present):
-    pr, cn = present[p], count[p]
-    for o in range(len(pr)):
-        if not pr[o]:
-            continue
-        c = cn[o]
-        if c == 0:
-            missing.append((p, o))
-        else:
-            printed_unique += 1
-            if c > 1:
-                duplicated_offsets += 1
-            max_times = max(max_times, c)
-
-def ranges(pairs):
-    out, start, prev = [], None, None
-    for p, o in pairs:
-        if start and p == start[0] and o == prev + 1:
-            prev = o
-            continue
-        if start:
-            out.append("p%d:%d-%d" % (start[0], start[1], prev) if prev != start[1] else "p%d:%d" % start)
-        start, prev = (p, o), o
-    if start:
-        out.append("p%d:%d-%d" % (start[0], start[1], prev) if prev != start[1] else "p%d:%d" % start)
-    return out
-
-# The producer's own counters: the last stats line of each daemon (a kill -9 loses up to 10 s).
-stats_rx = re.compile(r"(?:stats: |pricepipe stopped: |exiting now with code \d+; )((?:\w+=[\d.]+ ?)+)$")
-level_rx = re.compile(r"^\S+ (warning|error|critical)\s+\[\d+\] (.*)")
-sums = collections.Counter()
-restarts = collections.Counter()
-warn = collections.Counter()
-final_stats = None
-joined = {}  # daemon -> seconds from its start to its consumer's first assignment
-first_print = {}  # daemon -> seconds from its start to its first line on stdout
-if os.path.exists(os.path.join(out, "first-print")):
-    with open(os.path.join(out, "first-print")) as f:
-        for line in f:
-            d, ms = line.split()
-            first_print[int(d)] = int(ms) / 1000.0
-def stamp(line):
-    try:
-        return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f").timestamp()
-    except ValueError:
-        return None
-logs = sorted(glob.glob(os.path.join(out, "logs", "daemon-*.log")))
-for path in logs:
-    last = None
-    d = int(os.path.basename(path)[7:10])
-    started = None
-    with open(path, errors="replace") as f:
-        for line in f:
-            if started is None and "pricepipe starting" in line:
-                started = stamp(line)
-            if d not in joined and started is not None and "consumer: assigned partitions" in line:
-                t = stamp(line)
-                if t is not None:
-                    joined[d] = t - started
-            m = stats_rx.search(line.rstrip("\n"))
-            if m:
-                last = dict(kv.split("=") for kv in m.group(1).split())
-            w = re.search(r"(\w+) worker failed \((.*)\); restarting", line)
-            if w:
-                restarts[w.group(1) + ": " + re.sub(r"\d+", "N", w.group(2))[:120]] += 1
-            lv = level_rx.match(line)
-            if lv:
-                warn[lv.group(1) + ": " + re.sub(r"\d+", "N", lv.group(2))[:150]] += 1
-    if last:
-        for k in ("generated", "delivered", "failed", "consumed", "printed", "skipped"):
-            sums[k] += int(last.get(k, 0))
-        if path == logs[-1]:
-            final_stats = last
-
-print()
-print("events")
-span = (ts_max - ts_min) / 1000 if in_topic > 1 else 0
-print("  in the topic (delivered, per kcat):  %d  (created over %.0f s: %.0f/s)" % (in_topic, span, in_topic / span if span else 0))
-if gaps:
-    print("  offset gaps in the topic:            %d" % gaps)
-print("  per the daemons' logs:              generated %d, acknowledged %d, failed %d (sum of each daemon's last counters; a kill -9 loses up to 10 s of them)"
-      % (sums["generated"], sums["delivered"], sums["failed"]))
-print("  printed lines:                       %d (%d daemons)" % (lines, len(paths)))
-print("  printed, distinct partition/offset:  %d" % printed_unique)
-print("  MISSING (in the topic, never printed): %d%s" % (len(missing), "" if not missing else "  <-- FAILURE"))
-if missing:
-    print("    " + " ".join(ranges(missing)[:30]))
-print("  duplicated (printed again):          %d extra lines over %d offsets, at most %d times; %d by a later daemon (after a kill -9), %d within one daemon"
-      % (dup_later + dup_same, duplicated_offsets, max_times, dup_later, dup_same))
-print("  printed but not in the topic:        %d%s" % (not_in_topic, "" if not not_in_topic else "  <-- FAILURE"))
-for e in extra_examples:
-    print("    " + e)
-print("  printed content differing from the record: %d%s" % (mismatch, "" if not mismatch else "  <-- FAILURE"))
-for e in mismatch_examples:
-    print("    " + e)
-print("  torn lines (cut by a kill -9 mid-write): %d" % torn)
-for e in torn_examples:
-    print("    " + e)
-print()
-print("daemons: stdout lines, printed for the first time, printed again (after the kill -9 before it);")
-print("         consumer's first assignment and first printed line, after the daemon's start")
-for d, n, new, re_ in per_daemon:
-    j = "%.1f s" % joined[d] if d in joined else "never"
-    fp = "%.2f s" % first_print[d] if d in first_print else "never"
-    print("  #%-3d %9d lines %9d new %8d again   assigned after %s, first print after %s" % (d, n, new, re_, j, fp))
-if final_stats:
-    print("  last daemon's produce-to-print latency (its own histogram, capped at 10 s): p50 %s ms, p99 %s ms, p99.9 %s ms"
-          % (final_stats.get("latency_p50_ms"), final_stats.get("latency_p99_ms"), final_stats.get("latency_p999_ms")))
-print()
-print("worker restarts inside the daemons (supervisor log): %d" % sum(restarts.values()))
-for k, v in restarts.most_common():
-    print("  %4d  %s" % (v, k))
-print("warnings and errors in the daemons' logs: %d" % sum(warn.values()))
-for k, v in warn.most_common(15):
-    print("  %5d  %s" % (v, k))
-
-# RSS
-samples = []
-with open(os.path.join(out, "rss.csv")) as f:
-    next(f)
-    for line in f:
-        t, _, d, pid, kb = line.strip().split(",")
-        samples.append((int(t), int(d), int(kb)))
-if samples:
-    kbs = [s[2] for s in samples]
-    print()
-    print("daemon RSS (%d samples every 10 s): min %.1f MB, max %.1f MB, last %.1f MB" %
-          (len(samples), min(kbs) / 1024, max(kbs) / 1024, kbs[-1] / 1024))
-    per = collections.OrderedDict()
-    for t, d, kb in samples:
-        per.setdefault(d, []).append((t, kb))
-    print("  per daemon (first sample -> max -> last, lifetime):")
-    for d, s in per.items():
-        print("    #%-3d %6.1f -> %6.1f -> %6.1f MB over %ds" %
-              (d, s[0][1] / 1024, max(k for _, k in s) / 1024, s[-1][1] / 1024, s[-1][0] - s[0][0]))
-    line, minute = [], 0
-    for t, d, kb in samples:
-        if t >= minute * 60:
-            line.append("%d:%02d %.1f(#%d)" % (t // 60, t % 60, kb / 1024, d))
-            minute = t // 60 + 1
-    print("  over time, MB (one sample a minute, #daemon):")
-    for i in range(0, len(line), 6):
-        print("    " + "  ".join(line[i:i + 6]))
-
-verdict = "PASS" if not missing and not not_in_topic and not mismatch else "FAIL"
-print()
-print("checks: missing %d, not-in-topic %d, content mismatches %d -> %s" % (len(missing), not_in_topic, mismatch, verdict))
-sys.exit(0 if verdict == "PASS" else 1)
-PY
-# The python above ends with its verdict (exit 1 on a failed check); the final stop adds to it.
+nice python3 scripts/soak_report.py "$out" "$rate" "$duration" >>"$report" || checks_rc=$?
+# soak_report.py ends with its verdict (exit 1 on a failed check); the final stop adds to it.
 status=0
 [ "$checks_rc" = 0 ] || status=1
 if [ "$final_rc" != 0 ] || [ "$drained" != 1 ]; then
