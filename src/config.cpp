@@ -41,9 +41,16 @@ std::string trim(const std::string& s) {
 
 // parse_ini trims a value and drops one pair of surrounding double quotes; render_config quotes
 // the values that would otherwise change, so its output loads back to the same values.
+// A value as it must be written in a config file to read back as itself: `$` doubled (values
+// are expanded when read), quoted when it has outer blanks or quotes.
 std::string ini_value(const std::string& v) {
+  std::string escaped;
+  for (const char c : v) {
+    escaped += c;
+    if (c == '$') escaped += '$';
+  }
   const bool quoted = v.size() >= 2 && v.front() == '"' && v.back() == '"';
-  return quoted || trim(v) != v ? '"' + v + '"' : v;
+  return quoted || trim(v) != v ? '"' + escaped + '"' : escaped;
 }
 
 bool parse_bool(const std::string& v) {
@@ -118,33 +125,33 @@ const std::vector<KeySpec>& key_specs() {
                                                  "error", "critical", "off"};
     std::vector<KeySpec> s = {
         {{"kafka.brokers", "localhost:9092",
-          "bootstrap servers (host:port,...), or 'embedded' for the in-process test cluster"},
+          "bootstrap servers (host:port,...), or 'embedded' for the in-process test cluster", Effect::kRestartsBoth},
          [](Config& c, const std::string& v) {
            if (trim(v).empty()) throw BadValue{"a non-empty host:port list, or embedded"};
            c.kafka.brokers = trim(v);
          }},
-        {{"kafka.topic", "prices-topic", "topic the events go through"},
+        {{"kafka.topic", "prices-topic", "topic the events go through", Effect::kRestartsBoth},
          [](Config& c, const std::string& v) {
            if (!valid_topic_name(v)) throw BadValue{"1 to 249 characters of a-z A-Z 0-9 . _ -"};
            c.kafka.topic = v;
          }},
-        {{"kafka.partitions", "3", "partitions of the topic when pricepipe creates it"},
+        {{"kafka.partitions", "3", "partitions of the topic when pricepipe creates it", Effect::kRestartsBoth},
          [](Config& c, const std::string& v) {
            c.kafka.partitions = static_cast<int>(parse_int(v, 1, 100000));
          }},
-        {{"kafka.replication_factor", "1", "replication factor of the topic when pricepipe creates it"},
+        {{"kafka.replication_factor", "1", "replication factor of the topic when pricepipe creates it", Effect::kRestartsBoth},
          [](Config& c, const std::string& v) {
            c.kafka.replication_factor = static_cast<int>(parse_int(v, 1, 32767));
          }},
         {{"kafka.connect_timeout_s", "0",
           "give up with exit 69 when no broker connection was ever made within this many seconds "
-          "of the start; 0 = wait forever"},
+          "of the start; 0 = wait forever", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.kafka.connect_timeout_s = static_cast<int>(parse_int(v, 0, 86400));
          }},
-        {{"producer.enabled", "true", "run the producer worker"},
+        {{"producer.enabled", "true", "run the producer worker", Effect::kRestartsProducer},
          [](Config& c, const std::string& v) { c.producer.enabled = parse_bool(v); }},
-        {{"producer.rate", "10", "events per second; 0 = as fast as possible"},
+        {{"producer.rate", "10", "events per second; 0 = as fast as possible", Effect::kLive},
          [](Config& c, const std::string& v) {
            // The rate limiter paces at most one event per 10,000 s (RateLimiter::kMaxInterval):
            // a lower rate is refused rather than silently raised.
@@ -153,40 +160,40 @@ const std::vector<KeySpec>& key_specs() {
            c.producer.rate = parse_double(v, 0, 1e9, allowed);
            if (c.producer.rate > 0 && c.producer.rate < 0.0001) throw BadValue{allowed};
          }},
-        {{"producer.count", "0", "stop producing after this many events; 0 = forever"},
+        {{"producer.count", "0", "stop producing after this many events; 0 = forever", Effect::kLive},
          [](Config& c, const std::string& v) { c.producer.count = parse_uint(v); }},
-        {{"producer.match_min", "100", "smallest match number"},
+        {{"producer.match_min", "100", "smallest match number", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.producer.generator.match_min = parse_int(v, 0, 999999999999LL);
          }},
-        {{"producer.match_max", "999", "largest match number"},
+        {{"producer.match_max", "999", "largest match number", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.producer.generator.match_max = parse_int(v, 0, 999999999999LL);
          }},
-        {{"producer.price_min", "1.01", "smallest price"},
+        {{"producer.price_min", "1.01", "smallest price", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.producer.generator.price_min = parse_double(v, 0, 1e9, "a decimal number from 0 to 1000000000");
          }},
-        {{"producer.price_max", "1000.00", "largest price"},
+        {{"producer.price_max", "1000.00", "largest price", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.producer.generator.price_max = parse_double(v, 0, 1e9, "a decimal number from 0 to 1000000000");
          }},
-        {{"producer.price_decimals", "2", "digits after the decimal point of every price (0 to 6)"},
+        {{"producer.price_decimals", "2", "digits after the decimal point of every price (0 to 6)", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            c.producer.generator.price_decimals = static_cast<int>(parse_int(v, 0, 6));
          }},
-        {{"producer.seed", "0", "random seed of the generator; 0 = a different sequence each run"},
+        {{"producer.seed", "0", "random seed of the generator; 0 = a different sequence each run", Effect::kLive},
          [](Config& c, const std::string& v) { c.producer.generator.seed = parse_uint(v); }},
-        {{"consumer.enabled", "true", "run the consumer worker"},
+        {{"consumer.enabled", "true", "run the consumer worker", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) { c.consumer.enabled = parse_bool(v); }},
-        {{"consumer.group_id", "pricepipe", "consumer group of the consumer worker"},
+        {{"consumer.group_id", "pricepipe", "consumer group of the consumer worker", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            if (v.empty()) throw BadValue{"a non-empty group name"};
            c.consumer.group_id = v;
          }},
         {{"consumer.instance_id", "",
           "static group membership (group.instance.id): a restarted instance takes its partitions "
-          "back at once; unique per instance; empty = dynamic membership"},
+          "back at once; unique per instance; empty = dynamic membership", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            if (v.size() > 249 || !std::all_of(v.begin(), v.end(), [](unsigned char ch) {
                  return std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
@@ -195,15 +202,15 @@ const std::vector<KeySpec>& key_specs() {
            }
            c.consumer.instance_id = v;
          }},
-        {{"consumer.output", "json", "json (the event) or envelope (event plus topic, partition, offset, timestamp)"},
+        {{"consumer.output", "json", "json (the event) or envelope (event plus topic, partition, offset, timestamp)", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            c.consumer.output = parse_choice(v, {"json", "envelope"}) == "json"
                                    ? ConsumerOutput::kJson
                                    : ConsumerOutput::kEnvelope;
          }},
-        {{"consumer.exit_after", "0", "exit cleanly after printing this many events; 0 = never"},
+        {{"consumer.exit_after", "0", "exit cleanly after printing this many events; 0 = never", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) { c.consumer.exit_after = parse_uint(v); }},
-        {{"consumer.dead_letter_topic", "", "topic that receives a copy of each bad message; empty = none"},
+        {{"consumer.dead_letter_topic", "", "topic that receives a copy of each bad message; empty = none", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            if (!v.empty() && !valid_topic_name(v)) {
              throw BadValue{"empty, or 1 to 249 characters of a-z A-Z 0-9 . _ -"};
@@ -212,49 +219,49 @@ const std::vector<KeySpec>& key_specs() {
          }},
         {{"supervisor.restart", "on-failure",
           "restart a failed worker: on-failure (past max_restarts the daemon exits 70), always (never give "
-          "up: past max_restarts, every backoff_max_ms) or never (the first failure exits 70)"},
+          "up: past max_restarts, every backoff_max_ms) or never (the first failure exits 70)", Effect::kLive},
          [](Config& c, const std::string& v) {
            const auto mode = parse_choice(v, {"on-failure", "always", "never"});
            c.supervisor.restart = mode == "on-failure" ? RestartMode::kOnFailure
                                   : mode == "always"   ? RestartMode::kAlways
                                                        : RestartMode::kNever;
          }},
-        {{"supervisor.backoff_initial_ms", "500", "first restart delay; doubles with jitter"},
+        {{"supervisor.backoff_initial_ms", "500", "first restart delay; doubles with jitter", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.backoff_initial_ms = static_cast<int>(parse_int(v, 1, 3600000));
          }},
-        {{"supervisor.backoff_max_ms", "30000", "longest restart delay"},
+        {{"supervisor.backoff_max_ms", "30000", "longest restart delay", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.backoff_max_ms = static_cast<int>(parse_int(v, 1, 3600000));
          }},
         {{"supervisor.max_restarts", "10",
-          "restarts allowed within restart_window_s; past it the daemon exits 70 (restart=on-failure)"},
+          "restarts allowed within restart_window_s; past it the daemon exits 70 (restart=on-failure)", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.max_restarts = static_cast<int>(parse_int(v, 0, 1000000));
          }},
-        {{"supervisor.restart_window_s", "60", "window of the restart budget, in seconds"},
+        {{"supervisor.restart_window_s", "60", "window of the restart budget, in seconds", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.restart_window_s = static_cast<int>(parse_int(v, 1, 86400));
          }},
-        {{"supervisor.shutdown_timeout_s", "10", "bound on a graceful stop, in seconds"},
+        {{"supervisor.shutdown_timeout_s", "10", "bound on a graceful stop, in seconds", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.shutdown_timeout_s = static_cast<int>(parse_int(v, 1, 3600));
          }},
-        {{"supervisor.stall_timeout_s", "30", "a worker without a heartbeat for this long counts as failed"},
+        {{"supervisor.stall_timeout_s", "30", "a worker without a heartbeat for this long counts as failed", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.stall_timeout_s = static_cast<int>(parse_int(v, 1, 3600));
          }},
-        {{"supervisor.http_port", "0", "port of the /healthz and /metrics endpoint; 0 = off"},
+        {{"supervisor.http_port", "0", "port of the HTTP endpoint (/livez, /readyz, /metrics); 0 = off", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.http_port = static_cast<int>(parse_int(v, 0, 65535));
          }},
-        {{"log.level", "info", "trace, debug, info, warn, error, critical or off"},
+        {{"log.level", "info", "trace, debug, info, warn, error, critical or off", Effect::kLive},
          [log_levels](Config& c, const std::string& v) { c.log.level = parse_choice(v, log_levels); }},
-        {{"log.format", "text", "text or json (one JSON object per line)"},
+        {{"log.format", "text", "text or json (one JSON object per line)", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.log.format = parse_choice(v, {"text", "json"}) == "text" ? LogFormat::kText : LogFormat::kJson;
          }},
-        {{"log.stats_interval_s", "60", "seconds between counter summaries in the log; 0 = only at exit"},
+        {{"log.stats_interval_s", "60", "seconds between counter summaries in the log; 0 = only at exit", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.log.stats_interval_s = static_cast<int>(parse_int(v, 0, 86400));
          }},
@@ -397,6 +404,14 @@ std::string exposed_secrets_warning(const std::string& path, const RawSettings& 
   if (keys.empty()) return "";
   return "config file " + path + " is readable by other users and holds secrets (" + keys +
          "); chmod o-r " + path;
+}
+
+Effect effect_of(const std::string& key) {
+  if (const KeySpec* spec = find_spec(key)) return spec->info.effect;
+  const std::string scoped = key.substr(std::min(key.size(), std::char_traits<char>::length(kLibrdkafkaPrefix)));
+  if (scoped.rfind("producer.", 0) == 0) return Effect::kRestartsProducer;
+  if (scoped.rfind("consumer.", 0) == 0) return Effect::kRestartsConsumer;
+  return Effect::kRestartsBoth;  // librdkafka.* for both clients (unknown keys never load)
 }
 
 const std::vector<KeyInfo>& known_keys() {

@@ -47,20 +47,6 @@ int wait_signal(int ms) {
   return sig > 0 ? sig : 0;
 }
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Keys whose change means the worker's Kafka client must be rebuilt (the clients always send
-// statistics, so supervisor.http_port is not one of them).
-bool restarts_producer(const std::string& key) {
-  return (starts_with(key, "kafka.") && key != "kafka.connect_timeout_s") || key == "producer.enabled" ||
-         (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.consumer."));
-}
-bool restarts_consumer(const std::string& key) {
-  return (starts_with(key, "kafka.") && key != "kafka.connect_timeout_s") || starts_with(key, "consumer.") ||
-         key == "producer.price_decimals" ||
-         (starts_with(key, "librdkafka.") && !starts_with(key, "librdkafka.producer."));
-}
-
 // Ends the process without joining the worker threads that still run.
 [[noreturn]] void exit_now(int code, const Metrics& metrics) {
   spdlog::critical("exiting now with code {}; {}", code, metrics.summary());
@@ -290,8 +276,8 @@ void Supervisor::reload() {
     const auto it = next.values.find(key);
     const std::string value = it == next.values.end() ? "(removed)" : is_secret_key(key) ? "***" : it->second;
     listed += " " + key + "=" + value;
-    producer_restart = producer_restart || restarts_producer(key);
-    consumer_restart = consumer_restart || restarts_consumer(key);
+    producer_restart = producer_restart || restarts_producer(effect_of(key));
+    consumer_restart = consumer_restart || restarts_consumer(effect_of(key));
   }
   spdlog::info("reload: changed:{}", listed);
   const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;

@@ -429,6 +429,9 @@ TEST_CASE("values take ${VAR} and ${VAR:-default} from the environment, $$ is a 
   const std::string rendered = render_config(c);
   CHECK_THAT(rendered, Catch::Contains("sasl.password = ***"));
   CHECK(rendered.find("s3cret") == std::string::npos);
+  // --check-config's output reads back as the same values: a $ is written as $$.
+  CHECK_THAT(rendered, Catch::Contains("sasl.username = a$$b$$c"));
+  CHECK(changed_keys(c, build_config(parse_ini(render_config(c, true), "rendered"), {})).empty());
 }
 
 TEST_CASE("an unset variable without a default is a config error naming it, the file and the line",
@@ -460,4 +463,29 @@ TEST_CASE("a reload reads the environment again", "[unit][config]") {
   CHECK(loader.load().consumer.group_id == "two");
   ::unsetenv("PRICEPIPE_TEST_RELOAD");
   CHECK_THROWS_AS(loader.load(), ConfigError);
+}
+
+TEST_CASE("the key table says which worker a changed key restarts", "[unit][config]") {
+  // Kafka client settings restart the worker(s) whose client they configure ...
+  CHECK(effect_of("kafka.brokers") == Effect::kRestartsBoth);
+  CHECK(effect_of("kafka.topic") == Effect::kRestartsBoth);
+  CHECK(effect_of("producer.enabled") == Effect::kRestartsProducer);
+  CHECK(effect_of("consumer.group_id") == Effect::kRestartsConsumer);
+  CHECK(effect_of("consumer.instance_id") == Effect::kRestartsConsumer);
+  CHECK(effect_of("producer.price_decimals") == Effect::kRestartsConsumer);  // the consumer normalises with it
+  CHECK(effect_of("librdkafka.linger.ms") == Effect::kRestartsBoth);
+  CHECK(effect_of("librdkafka.producer.linger.ms") == Effect::kRestartsProducer);
+  CHECK(effect_of("librdkafka.consumer.fetch.wait.max.ms") == Effect::kRestartsConsumer);
+  // ... the rest applies live.
+  for (const char* live : {"kafka.connect_timeout_s", "producer.rate", "producer.count", "producer.seed",
+                           "supervisor.http_port", "supervisor.shutdown_timeout_s", "log.level", "log.stats_interval_s"}) {
+    INFO(live);
+    CHECK(effect_of(live) == Effect::kLive);
+  }
+  CHECK(restarts_producer(Effect::kRestartsBoth));
+  CHECK(restarts_consumer(Effect::kRestartsBoth));
+  CHECK_FALSE(restarts_producer(Effect::kRestartsConsumer));
+  CHECK_FALSE(restarts_consumer(Effect::kLive));
+  // Every key is in the table with one.
+  for (const auto& info : known_keys()) CHECK(effect_of(info.key) == info.effect);
 }

@@ -145,13 +145,23 @@ std::string exposed_secrets_warning(const std::string& path, const RawSettings& 
 // Keys whose effective value differs, sorted.
 std::vector<std::string> changed_keys(const Config& before, const Config& after);
 
-// Every known key with its default and a one-line description, in file order.
+// What a new value of a key takes on a reload: applied live, or a graceful restart of the
+// worker(s) whose Kafka client it configures. A bit set: kRestartsBoth is both restarts.
+enum class Effect : unsigned { kLive = 0, kRestartsProducer = 1, kRestartsConsumer = 2, kRestartsBoth = 3 };
+inline bool restarts_producer(Effect e) { return (static_cast<unsigned>(e) & 1U) != 0; }
+inline bool restarts_consumer(Effect e) { return (static_cast<unsigned>(e) & 2U) != 0; }
+
+// Every known key with its default, a one-line description and its effect, in file order.
 struct KeyInfo {
   std::string key;
   std::string default_value;
   std::string help;
+  Effect effect = Effect::kLive;
 };
 const std::vector<KeyInfo>& known_keys();
+// The effect of a change of `key`: from the key table, and for librdkafka.* from its scope
+// (librdkafka.producer.* the producer, librdkafka.consumer.* the consumer, others both).
+Effect effect_of(const std::string& key);
 
 struct CommandLine {
   std::optional<std::string> config_path;
