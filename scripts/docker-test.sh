@@ -175,7 +175,7 @@ compose_single() {
   wait_until 120 "prices on pricepipe's stdout" printed_at_least "$app" 1
   logged "$app" "pricepipe starting" || fail "no log lines on pricepipe's stderr"
   if stdout_of "$app" | contains 'pricepipe starting'; then fail "log lines on stdout"; fi
-  wait_until 90 "the image's HEALTHCHECK reports healthy" healthy "$app"
+  wait_until 90 "the liveness HEALTHCHECK reports healthy" healthy "$app"
 
   set_key "$dir/supervisor.conf" producer rate 25
   dc kill -s HUP pricepipe

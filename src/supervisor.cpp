@@ -150,6 +150,14 @@ bool Supervisor::stop(Slot& slot) {
   return true;
 }
 
+std::optional<int> Supervisor::job_done(Slot& slot) {
+  // producer.count, consumer.exit_after or drained: never restarted; the consumer's end is
+  // the daemon's.
+  slot.completed = true;
+  if (slot.kind == Kind::kConsumer) return exit_code::kOk;
+  return std::nullopt;
+}
+
 void Supervisor::reap_released() {
   releasing_.erase(std::remove_if(releasing_.begin(), releasing_.end(),
                                   [](const auto& worker) { return worker->wait_until(Clock::now()); }),
@@ -168,6 +176,13 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   Worker& worker = *slot.worker;
   const WorkerState state = worker.state();
   std::string reason;
+  if (state == WorkerState::kRunning && worker.releasing()) {
+    // Its job is done (the supervisor asked no stop) and only its librdkafka handle's destroy
+    // is left, which can wait a minute for unreachable brokers: not waited for.
+    if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
+    releasing_.push_back(std::move(slot.worker));
+    return job_done(slot);
+  }
   if (state == WorkerState::kRunning) {
     const auto silent = now - worker.last_heartbeat();
     if (silent < std::chrono::seconds(config_.supervisor.stall_timeout_s)) {
@@ -187,16 +202,12 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   } else if (state != WorkerState::kCompleted) {
     return std::nullopt;  // kIdle/kStopped: only while stopping
   }
-  worker.wait_until(Clock::time_point::max());  // it has ended: join
-  if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
-  slot.worker.reset();
-
-  if (state == WorkerState::kCompleted) {
-    // Its job is done (producer.count, consumer.exit_after or drained): never restarted.
-    slot.completed = true;
-    if (slot.kind == Kind::kConsumer) return exit_code::kOk;
-    return std::nullopt;
+  if (slot.worker) {  // not moved to releasing_ by stop()
+    worker.wait_until(Clock::time_point::max());  // it has ended: join
+    if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
+    slot.worker.reset();
   }
+  if (state == WorkerState::kCompleted) return job_done(slot);
   const auto decision = slot.policy->on_exit(true, now);
   if (decision.restart) {
     add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);

@@ -71,6 +71,8 @@ class Supervisor {
   void reap_released();
   // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
   std::optional<int> supervise(Slot& slot, Clock::time_point now);
+  // The slot's worker finished its job; returns the exit code when that ends the daemon.
+  std::optional<int> job_done(Slot& slot);
   // Logs a failed worker's restart: a warning within the budget, an error past it (always).
   void log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision);
   void reload();
