@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "pricepipe/config.hpp"
+#include "test_support.hpp"
 
 using namespace pricepipe;
+using pricepipe::test::temp_file;
 
 namespace {
 
@@ -41,16 +43,6 @@ CommandLine parse(std::vector<std::string> args) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   return parse_command_line(static_cast<int>(argv.size()), argv.data());
-}
-
-// A new file under /tmp holding `text`; the caller removes it.
-std::string temp_file(const std::string& prefix, const std::string& text) {
-  std::string path = "/tmp/" + prefix + "-XXXXXX";
-  const int fd = mkstemp(path.data());
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path) << text;
-  return path;
 }
 
 std::string read_file(const std::string& path) {

@@ -23,6 +23,7 @@
 #include <tuple>
 
 #include "process.hpp"
+#include "test_support.hpp"
 #include "pricepipe/event.hpp"
 
 using namespace pricepipe;
@@ -39,15 +40,6 @@ std::vector<std::string> pricepipe_args(std::vector<std::string> extra) {
   std::vector<std::string> args{kBinary, "--config", kShippedConfig, "--kafka.brokers=embedded"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
-}
-
-std::string temp_file(const std::string& content) {
-  char path[] = "/tmp/pricepipe-test-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path) << content;
-  return path;
 }
 
 }  // namespace
@@ -160,13 +152,13 @@ TEST_CASE("bad command lines exit 64 and bad config files exit 78 naming the key
   CHECK(r.exit_code == 64);
   CHECK_THAT(r.err, Catch::Contains("no-such-flag"));
 
-  const std::string bad = temp_file("[producer]\nrate = 5\nspeed = 9\n");
+  const std::string bad = temp_file("pricepipe-test", "[producer]\nrate = 5\nspeed = 9\n");
   r = run_process({kBinary, "--config", bad}, 10s);
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.err, Catch::Contains("producer.speed") && Catch::Contains(bad + ":3"));
   CHECK(r.out.empty());
 
-  const std::string bad_value = temp_file("[kafka]\npartitions = many\n");
+  const std::string bad_value = temp_file("pricepipe-test", "[kafka]\npartitions = many\n");
   r = run_process({kBinary, "--config", bad_value, "--check-config"}, 10s);
   CHECK(r.exit_code == 78);
   CHECK_THAT(r.err, Catch::Contains("kafka.partitions") && Catch::Contains(bad_value + ":2"));
@@ -179,7 +171,7 @@ TEST_CASE("bad command lines exit 64 and bad config files exit 78 naming the key
 }
 
 TEST_CASE("check-config and help and version options", "[embedded]") {
-  const std::string secret = temp_file("[producer]\nrate = 42\n[librdkafka]\nsasl.password = hunter2\n");
+  const std::string secret = temp_file("pricepipe-test", "[producer]\nrate = 42\n[librdkafka]\nsasl.password = hunter2\n");
   auto r = run_process({kBinary, "--config", secret, "--check-config", "--producer.count=9"}, 10s);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("rate = 42") && Catch::Contains("count = 9") &&
@@ -282,7 +274,7 @@ void write_config(const std::string& path, const std::string& output) {
 TEST_CASE("sd_notify: WATCHDOG keeps coming while a reload waits for a slow worker stop", "[embedded]") {
   // A change of consumer.output restarts the consumer on SIGHUP; its first instance takes 3 s
   // more to stop (slow-stop), well within supervisor.shutdown_timeout_s.
-  const std::string path = temp_file("");
+  const std::string path = temp_file("pricepipe-test", "");
   write_config(path, "json");
   NotifySocket notify;
   std::vector<std::string> args{"env", "NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"};

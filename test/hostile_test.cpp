@@ -13,6 +13,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "test_support.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -65,21 +66,18 @@ struct RawRecord {
 // Every record of `topic` with its headers, read with kcat. Fields are split by bytes no test
 // message contains, as values hold newlines, tabs and invalid UTF-8.
 std::vector<RawRecord> kcat_read_raw(const std::string& topic) {
-  const auto r = run_process({"kcat", "-C", "-b", test_brokers(), "-t", topic, "-e", "-o", "beginning", "-q",
-                              "-X", "fetch.message.max.bytes=4000000", "-f", "%h\x1f%o\x1f%s\x1e"},
-                             120s);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  const std::string out =
+      kcat_consume(test_brokers(), topic, "%h\x1f%o\x1f%s\x1e", {"-X", "fetch.message.max.bytes=4000000"});
   std::vector<RawRecord> records;
   std::size_t start = 0;
-  for (std::size_t end; (end = r.out.find(kDelimiter, start)) != std::string::npos; start = end + 1) {
-    const std::string rec = r.out.substr(start, end - start);
+  for (std::size_t end; (end = out.find(kDelimiter, start)) != std::string::npos; start = end + 1) {
+    const std::string rec = out.substr(start, end - start);
     const auto f1 = rec.find('\x1f');
     const auto f2 = rec.find('\x1f', f1 + 1);
     REQUIRE(f2 != std::string::npos);
     records.push_back({rec.substr(0, f1), std::stoll(rec.substr(f1 + 1, f2 - f1 - 1)), rec.substr(f2 + 1)});
   }
-  REQUIRE(start == r.out.size());
+  REQUIRE(start == out.size());
   return records;
 }
 
@@ -119,15 +117,11 @@ TEST_CASE("thousands of hostile messages between good ones: exactly the good one
     expected += "{\"match\":" + std::to_string(match) + ",\"price\":" + std::to_string(round) + ".50}\n";
   }
   REQUIRE(bad_count > 2500);
-  char path[] = "/tmp/pricepipe-hostile-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path, std::ios::binary) << input;
+  const std::string path = temp_file("pricepipe-hostile", input);
   const auto produced = run_process({"kcat", "-P", "-b", test_brokers(), "-t", topic, "-D", std::string(1, kDelimiter),
                                      "-X", "message.max.bytes=2000000", "-l", path},
                                     120s);
-  std::remove(path);
+  std::remove(path.c_str());
   INFO(produced.err);
   REQUIRE(produced.exit_code == 0);
 

@@ -18,16 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string> args_for(const std::string& brokers, const std::string& topic,
-                                  const std::string& group, std::vector<std::string> extra) {
-  std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                                "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
-                                "--consumer.group_id=" + group,
-                                "--log.stats_interval_s=5"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  return args;
-}
-
 std::set<Record> as_set(const std::vector<Record>& records) { return {records.begin(), records.end()}; }
 
 }  // namespace
@@ -39,7 +29,7 @@ TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe pri
         .count();
   };
   const std::int64_t started_ms = wall_ms();
-  const auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+  const auto r = run_process(pipeline_args(topic, unique_name("g"),
                                       {"--consumer.output=envelope", "--producer.rate=0", "--producer.count=20000",
                                        "--consumer.exit_after=20000"}),
                              300s);
@@ -66,7 +56,7 @@ TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe pri
 TEST_CASE("a missing topic is created as configured and an existing one is left alone", "[integration]") {
   const std::string topic = unique_name("admin");
   REQUIRE(kcat_partition_count(test_brokers(), topic) == -1);
-  auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+  auto r = run_process(pipeline_args(topic, unique_name("g"),
                                 {"--consumer.output=envelope", "--kafka.partitions=5", "--producer.count=10", "--producer.rate=0",
                                  "--consumer.exit_after=10"}),
                        120s);
@@ -75,7 +65,7 @@ TEST_CASE("a missing topic is created as configured and an existing one is left 
   CHECK(kcat_partition_count(test_brokers(), topic) == 5);
   CHECK_THAT(r.err, Catch::Contains("created topic " + topic + " with 5 partitions and replication factor 1"));
 
-  r = run_process(args_for(test_brokers(), topic, unique_name("g"),
+  r = run_process(pipeline_args(topic, unique_name("g"),
                            {"--consumer.output=envelope", "--kafka.partitions=2", "--producer.count=10", "--producer.rate=0",
                             "--consumer.exit_after=20"}),
                   120s);
@@ -90,8 +80,8 @@ TEST_CASE("events from other producers are printed normalised and bad ones are s
   const std::string topic = unique_name("foreign");
   // pricepipe creates the topic and writes one known event (producer only), then kcat
   // writes Python json.dumps-style events, other key orders, and junk.
-  auto r = run_process(args_for(test_brokers(), topic, unique_name("g"),
-                                {"--consumer.enabled=false", "--producer.count=1", "--kafka.partitions=1",
+  auto r = run_process(pipeline_args(topic, unique_name("g"),
+                                     {"--consumer.enabled=false", "--producer.count=1", "--kafka.partitions=1",
                                  "--producer.match_min=100", "--producer.match_max=100",
                                  "--producer.price_min=2", "--producer.price_max=2"}),
                        120s);
@@ -101,8 +91,8 @@ TEST_CASE("events from other producers are printed normalised and bad ones are s
   kcat_produce(test_brokers(), topic,
                {R"({"match": 123, "price": 4.56})", "not json", R"({"price": 7.5, "match": 456, "x": [1]})",
                 R"({"match": "789", "price": 1.0})", R"([1,2])", R"({"match": 101, "price": 1.005})"});
-  r = run_process(args_for(test_brokers(), topic, unique_name("g"),
-                           {"--producer.enabled=false", "--consumer.exit_after=4"}),
+  r = run_process(pipeline_args(topic, unique_name("g"),
+                                {"--consumer.output=json", "--producer.enabled=false", "--consumer.exit_after=4"}),
                   120s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "process.hpp"
+#include "test_support.hpp"
 
 namespace pricepipe::test {
 
@@ -32,14 +33,20 @@ std::string unique_name(const std::string& prefix) {
          std::to_string(counter++);
 }
 
-std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic) {
-  const auto r = run_process({"kcat", "-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q",
-                              "-f", "%p\t%o\t%T\t%s\n"},
-                             std::chrono::seconds(120));
+std::string kcat_consume(const std::string& brokers, const std::string& topic, const std::string& format,
+                         const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"kcat", "-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"-f", format});
+  const auto r = run_process(args, std::chrono::seconds(300));
   INFO("kcat stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic) {
   std::vector<Record> records;
-  for (const auto& line : split_lines(r.out)) {
+  for (const auto& line : split_lines(kcat_consume(brokers, topic, "%p\t%o\t%T\t%s\n"))) {
     const auto tab1 = line.find('\t');
     const auto tab2 = line.find('\t', tab1 + 1);
     const auto tab3 = line.find('\t', tab2 + 1);
@@ -61,16 +68,11 @@ int kcat_partition_count(const std::string& brokers, const std::string& topic) {
 }
 
 void kcat_produce(const std::string& brokers, const std::string& topic, const std::vector<std::string>& lines) {
-  char path[] = "/tmp/pricepipe-kcat-XXXXXX";
-  const int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  {
-    std::ofstream f(path);
-    for (const auto& l : lines) f << l << "\n";
-  }
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  const std::string path = temp_file("pricepipe-kcat", text);
   const auto r = run_process({"kcat", "-P", "-b", brokers, "-t", topic, "-l", path}, std::chrono::seconds(120));
-  std::remove(path);
+  std::remove(path.c_str());
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
 }
@@ -120,8 +122,11 @@ std::vector<std::string> pipeline_args(const std::string& brokers, const std::st
                                        const std::string& group, std::vector<std::string> extra) {
   std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
                                 "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
-                                "--consumer.group_id=" + group, "--consumer.output=envelope",
-                                "--log.stats_interval_s=2"};
+                                "--consumer.group_id=" + group, "--log.stats_interval_s=2"};
+  const bool output_given = std::any_of(extra.begin(), extra.end(), [](const std::string& a) {
+    return a.rfind("--consumer.output=", 0) == 0;
+  });
+  if (!output_given) args.push_back("--consumer.output=envelope");
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }

@@ -32,6 +32,11 @@ struct Record {
   }
 };
 
+// kcat's output for every record of `topic`, from the beginning to the end, each formatted by
+// kcat's -f `format`; `extra` goes before it (e.g. {"-X", "fetch.message.max.bytes=4000000"}).
+// Fails the test when kcat does.
+std::string kcat_consume(const std::string& brokers, const std::string& topic, const std::string& format,
+                         const std::vector<std::string>& extra = {});
 // Everything in `topic` from the beginning, read with kcat.
 std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic);
 // Partition count of `topic` as kcat's metadata shows it; -1 when the topic does not exist.
@@ -61,7 +66,8 @@ int kcat_partition_leader(const std::string& brokers, const std::string& topic, 
 std::size_t complete_lines(const std::string& text);
 
 // The pricepipe command line of the real-broker tests: the shipped config, `brokers`, a topic
-// and group of the test's own, envelope output, a stats line every 2 s, then `extra`.
+// and group of the test's own, envelope output (unless `extra` names consumer.output), a stats
+// line every 2 s, then `extra`.
 std::vector<std::string> pipeline_args(const std::string& brokers, const std::string& topic,
                                        const std::string& group, std::vector<std::string> extra);
 // The same on the single broker (test_brokers()).

@@ -40,14 +40,7 @@ long long last_stat(const std::string& err, const std::string& name) {
 }
 
 // Messages in `topic`, read with kcat from the beginning to the end.
-std::size_t kcat_count(const std::string& topic) {
-  const auto r = run_process({"kcat", "-C", "-b", test_brokers(), "-t", topic, "-e", "-o", "beginning", "-q",
-                              "-f", "%o\n"},
-                             300s);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return complete_lines(r.out);
-}
+std::size_t kcat_count(const std::string& topic) { return complete_lines(kcat_consume(test_brokers(), topic, "%o\n")); }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // Sanitizer runtimes add shadow memory and keep freed memory in quarantine.
