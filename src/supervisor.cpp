@@ -56,9 +56,11 @@ int wait_signal(int ms) {
 }
 
 // Ends a stop whose work is all done while librdkafka still tears down a handle: what is left
-// is a consumer group's last requests to unreachable brokers timing out, which nothing waits on.
+// is a consumer group's last requests timing out (a minute when the brokers are unreachable;
+// also seen for a second or so right after a group join), which nothing waits on.
 [[noreturn]] void exit_releasing(int code, const Metrics& metrics) {
-  spdlog::info("librdkafka is still closing connections to unreachable brokers; not waiting for it");
+  spdlog::info("a librdkafka client is still shutting down (its last requests to the brokers, which can take "
+               "a minute when they are unreachable); not waiting for it");
   spdlog::info("pricepipe stopped: {}", metrics.summary());
   spdlog::default_logger()->flush();
   std::fflush(stdout);
