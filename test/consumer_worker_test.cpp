@@ -20,8 +20,10 @@
 #include "pricepipe/config.hpp"
 #include "pricepipe/consumer_worker.hpp"
 #include "pricepipe/metrics.hpp"
+#include "test_support.hpp"
 
 using namespace pricepipe;
+using pricepipe::test::eventually;
 using namespace std::chrono_literals;
 
 namespace {
@@ -161,16 +163,6 @@ class LogCapture : public spdlog::sinks::base_sink<std::mutex> {
   std::string log_;
 };
 
-template <typename Predicate>
-bool eventually(Predicate predicate, Clock::duration timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return predicate();
-}
-
 std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
 
 }  // namespace
@@ -185,7 +177,7 @@ TEST_CASE("an output that fails part-way through a batch gets nothing more and n
   {
     ConsumerWorker worker(worker_config(topic, "g-torn"), cluster.bootstraps(), metrics, sink.file());
     worker.start();
-    REQUIRE(eventually([&] { return worker.state() == WorkerState::kFailed; }, 30s));
+    REQUIRE(eventually([&] { return worker.state() == WorkerState::kFailed; }, 30s, 20ms));
     CHECK_THAT(worker.failure(), Catch::Contains("cannot write events to the output"));
     REQUIRE(worker.wait_until(Clock::now() + 30s));
   }
@@ -213,7 +205,7 @@ TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like
   auto worker = std::make_unique<ConsumerWorker>(worker_config(topic, group, no_auto_commit), cluster.bootstraps(),
                                                  metrics, sink.file());
   worker->start();
-  REQUIRE(eventually([&] { return lines(sink.text()) == kEvents; }, 30s));
+  REQUIRE(eventually([&] { return lines(sink.text()) == kEvents; }, 30s, 20ms));
   // The coordinator answers the next commit only after 15 s.
   REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(cluster.mock(), 1, kOffsetCommitApiKey, 1,
                                                        RD_KAFKA_RESP_ERR_NO_ERROR, 15000) == RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -228,13 +220,13 @@ TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like
     other->subscribe({topic});
     while (!joined_done.load()) delete other->consume(100);
   });
-  const bool revoked = eventually([&] { return capture->contains("partitions [0] revoked"); }, 30s);
+  const bool revoked = eventually([&] { return capture->contains("partitions [0] revoked"); }, 30s, 20ms);
   // Before the fix the revoke waited the full 15 s in commitSync; now it gives up after 1 s.
   const bool gave_up = revoked && eventually([&] {
     return capture->contains("commit before the revoke not confirmed");
-  }, 8s);
+  }, 8s, 20ms);
   worker->request_stop();
-  const bool stopped = eventually([&] { return worker->releasing() || worker->wait_until(Clock::now()); }, 10s);
+  const bool stopped = eventually([&] { return worker->releasing() || worker->wait_until(Clock::now()); }, 10s, 20ms);
   joined_done = true;
   second_member.join();
   worker.reset();

@@ -15,6 +15,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "test_support.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -37,16 +38,6 @@ std::vector<long> restart_delays_ms(const std::string& err, const std::string& w
     delays.push_back(std::stol((*it)[1]));
   }
   return delays;
-}
-
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return predicate();
 }
 
 // The shipped supervisor.conf with producer.rate set to `rate` and `extra` appended.
