@@ -11,6 +11,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -165,6 +166,13 @@ class LogCapture : public spdlog::sinks::base_sink<std::mutex> {
 
 std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
 
+// The offset just past the `n`th line of `text` (n >= 1, the line must be there).
+std::size_t nth_line_end(const std::string& text, std::uint64_t n) {
+  std::size_t at = 0;
+  for (std::uint64_t i = 0; i < n; ++i) at = text.find('\n', at) + 1;
+  return at;
+}
+
 }  // namespace
 
 TEST_CASE("an output that fails part-way through a batch gets nothing more and nothing of it is committed",
@@ -184,10 +192,22 @@ TEST_CASE("an output that fails part-way through a batch gets nothing more and n
   CHECK(sink.failed());
   CHECK(sink.text().size() == 100);  // the worker wrote nothing again after the failure
   std::fflush(sink.file());          // and stdio holds nothing of the batch to write later
-  CHECK(sink.text().size() == 100);
-  CHECK(metrics.printed.load() == 0);
-  // Nothing of the batch was stored: the next run prints all of it again.
-  CHECK(committed_offset(cluster.bootstraps(), topic, "g-torn") < 0);
+  const std::string text = sink.text();
+  CHECK(text.size() == 100);
+  // Usually the failing batch is the first one. A rebalance right after the first assignment
+  // (seen with the mock cluster under a sanitizer) flushes and commits a smaller batch first,
+  // which fits: those lines count as printed, and the failing batch starts after them.
+  const std::uint64_t printed = metrics.printed.load();
+  REQUIRE(printed < lines(text) + 1);
+  const std::size_t printed_bytes = printed == 0 ? 0 : nth_line_end(text, printed);
+  CHECK(printed_bytes < text.size());  // the failing batch wrote its first part
+  // Nothing of the failing batch was stored: the next run prints all of it again.
+  const std::int64_t committed = committed_offset(cluster.bootstraps(), topic, "g-torn");
+  if (printed == 0) {
+    CHECK(committed < 0);
+  } else {
+    CHECK(committed == static_cast<std::int64_t>(printed));
+  }
 }
 
 TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like the final commit",
