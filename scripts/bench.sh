@@ -190,7 +190,7 @@ for setting in default latency; do
       --log.stats_interval_s=0 > /dev/null 2> "$err" &
     consumer=$!
     for _ in $(seq 1 300); do
-      grep -q "assigned partitions" "$err" && break
+      grep -qs "assigned partitions" "$err" && break
       sleep 0.1
     done
     "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.enabled=false \

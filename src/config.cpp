@@ -180,7 +180,9 @@ const std::vector<KeySpec>& key_specs() {
          }},
         {{"producer.price_decimals", "2", "digits after the decimal point of every price (0 to 6)", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
+           // One key for the event format both sides share: the consumer prints prices with it.
            c.producer.generator.price_decimals = static_cast<int>(parse_int(v, 0, 6));
+           c.consumer.price_decimals = c.producer.generator.price_decimals;
          }},
         {{"producer.seed", "0", "random seed of the generator; 0 = a different sequence each run", Effect::kLive},
          [](Config& c, const std::string& v) { c.producer.generator.seed = parse_uint(v); }},

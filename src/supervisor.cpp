@@ -11,10 +11,11 @@
 #include <ctime>
 #include <random>
 
-#include "pricepipe/consumer_worker.hpp"
+#include "pricepipe/consumer_loop.hpp"
+#include "pricepipe/fault_loop.hpp"
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/logging.hpp"
-#include "pricepipe/producer_worker.hpp"
+#include "pricepipe/producer_loop.hpp"
 
 namespace pricepipe {
 namespace {
@@ -116,16 +117,17 @@ FaultInjection Supervisor::next_fault(const char* worker) {
 }
 
 void Supervisor::start(Slot& slot) {
-  const FaultInjection fault = next_fault(slot.name);
+  std::unique_ptr<WorkerLoop> loop;
   if (slot.kind == Kind::kProducer) {
-    slot.worker = std::make_unique<ProducerWorker>(config_, brokers_, metrics_,
-                                                   metrics_.generated.load(std::memory_order_relaxed), fault);
+    live_settings_.clear();  // the new instance starts with config_ as it is
+    loop = std::make_unique<ProducerLoop>(config_, brokers_, metrics_,
+                                          metrics_.generated.load(std::memory_order_relaxed), live_settings_,
+                                          produced_ends_);
   } else {
-    auto consumer = std::make_unique<ConsumerWorker>(config_, brokers_, metrics_, out_,
-                                                     metrics_.printed.load(std::memory_order_relaxed), fault);
-    if (draining_) consumer->drain(produced_ends_);
-    slot.worker = std::move(consumer);
+    loop = std::make_unique<ConsumerLoop>(config_, brokers_, metrics_, out_,
+                                          metrics_.printed.load(std::memory_order_relaxed), &produced_ends_);
   }
+  slot.worker = std::make_unique<WorkerThread>(slot.name, with_fault(std::move(loop), next_fault(slot.name), slot.name));
   slot.restart_at.reset();
   slot.completed = false;
   slot.worker->start();
@@ -133,7 +135,7 @@ void Supervisor::start(Slot& slot) {
 
 bool Supervisor::stop(Slot& slot) {
   if (!slot.worker) return true;
-  Worker& worker = *slot.worker;
+  WorkerThread& worker = *slot.worker;
   worker.request_stop();
   const auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
   // In short slices, feeding the watchdog meanwhile: this thread may be busy stopping workers
@@ -147,7 +149,6 @@ bool Supervisor::stop(Slot& slot) {
     feed_watchdog(now);
     touch_health(now);  // busy, not hung
   }
-  if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
   if (!ended) releasing_.push_back(std::move(slot.worker));
   return true;
 }
@@ -166,22 +167,14 @@ void Supervisor::reap_released() {
                    releasing_.end());
 }
 
-void Supervisor::note_end_offsets(const ProducerWorker& producer) {
-  for (const auto& [partition, end] : producer.end_offsets()) {
-    auto& known = produced_ends_[partition];
-    known = std::max(known, end);
-  }
-}
-
 std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   if (!slot.worker) return std::nullopt;
-  Worker& worker = *slot.worker;
+  WorkerThread& worker = *slot.worker;
   const WorkerState state = worker.state();
   std::string reason;
   if (state == WorkerState::kRunning && worker.releasing()) {
     // Its job is done (the supervisor asked no stop) and only its librdkafka handle's destroy
     // is left, which can wait a minute for unreachable brokers: not waited for.
-    if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
     releasing_.push_back(std::move(slot.worker));
     return job_done(slot);
   }
@@ -206,7 +199,6 @@ std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
   }
   if (slot.worker) {  // not moved to releasing_ by stop()
     worker.wait_until(Clock::time_point::max());  // it has ended: join
-    if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
     slot.worker.reset();
   }
   if (state == WorkerState::kCompleted) return job_done(slot);
@@ -309,7 +301,8 @@ void Supervisor::reload() {
   if (producer_restart) {
     restart_for_reload(producer_, config_.producer.enabled);
   } else if (producer_.worker) {
-    static_cast<ProducerWorker&>(*producer_.worker).update_live(config_);
+    live_settings_.post(config_.producer);
+    producer_.worker->nudge();  // a long pause at a low rate must not delay the new settings
   }
   if (consumer_restart) restart_for_reload(consumer_, config_.consumer.enabled);
   // A worker the new configuration disables is stopped, not restarted: say which.
@@ -403,7 +396,7 @@ void Supervisor::update_health(Clock::time_point now) {
     const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
     if (!enabled || slot->completed) continue;
     const std::string name = slot->name;
-    const Worker* worker = slot->worker.get();
+    const WorkerThread* worker = slot->worker.get();
     if (!worker) {
       if (!slot->restart_at) fail(live, name + " worker is not running");
       fail(ready, name + " worker is not running (waiting to restart)");
@@ -545,7 +538,7 @@ int Supervisor::run() {
       }
       spdlog::info("producer finished; the consumer exits once it has read everything");
       draining_ = true;
-      if (consumer_.worker) static_cast<ConsumerWorker&>(*consumer_.worker).drain(produced_ends_);
+      produced_ends_.seal();
     }
     update_health(now);
     if (!ready_sent_ && workers_alive(now)) {

@@ -19,8 +19,9 @@
 #include <thread>
 
 #include "pricepipe/config.hpp"
-#include "pricepipe/consumer_worker.hpp"
+#include "pricepipe/consumer_loop.hpp"
 #include "pricepipe/metrics.hpp"
+#include "pricepipe/worker_thread.hpp"
 #include "test_support.hpp"
 
 using namespace pricepipe;
@@ -183,7 +184,8 @@ TEST_CASE("an output that fails part-way through a batch gets nothing more and n
   Sink sink(100);  // a few lines, the last one torn
   Metrics metrics;
   {
-    ConsumerWorker worker(worker_config(topic, "g-torn"), cluster.bootstraps(), metrics, sink.file());
+    WorkerThread worker("consumer", std::make_unique<ConsumerLoop>(worker_config(topic, "g-torn"),
+                                                                  cluster.bootstraps(), metrics, sink.file()));
     worker.start();
     REQUIRE(eventually([&] { return worker.state() == WorkerState::kFailed; }, 30s, 20ms));
     CHECK_THAT(worker.failure(), Catch::Contains("cannot write events to the output"));
@@ -222,8 +224,9 @@ TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like
   Metrics metrics;
   // No auto-commit before the revoke, so the revoke has something of its own to commit.
   const RawSettings no_auto_commit{{"librdkafka.consumer.auto.commit.interval.ms", {"600000", "test", true}}};
-  auto worker = std::make_unique<ConsumerWorker>(worker_config(topic, group, no_auto_commit), cluster.bootstraps(),
-                                                 metrics, sink.file());
+  auto worker = std::make_unique<WorkerThread>(
+      "consumer", std::make_unique<ConsumerLoop>(worker_config(topic, group, no_auto_commit), cluster.bootstraps(),
+                                                 metrics, sink.file()));
   worker->start();
   REQUIRE(eventually([&] { return lines(sink.text()) == kEvents; }, 30s, 20ms));
   // The coordinator answers the next commit only after 15 s.

@@ -59,6 +59,7 @@ struct ConsumerSettings {
   ConsumerOutput output = ConsumerOutput::kJson;
   std::uint64_t exit_after = 0;
   std::string dead_letter_topic;
+  int price_decimals = 2;  // from producer.price_decimals: printed prices have as many digits
 };
 
 struct SupervisorSettings {

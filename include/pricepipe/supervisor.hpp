@@ -14,16 +14,15 @@
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/fault.hpp"
+#include "pricepipe/handoff.hpp"
 #include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/restart_policy.hpp"
-#include "pricepipe/worker.hpp"
+#include "pricepipe/worker_thread.hpp"
 
 namespace pricepipe {
 
-class ConsumerWorker;
 class MockCluster;
-class ProducerWorker;
 
 class Supervisor {
  public:
@@ -49,7 +48,7 @@ class Supervisor {
   struct Slot {
     Kind kind;
     const char* name;
-    std::unique_ptr<Worker> worker;
+    std::unique_ptr<WorkerThread> worker;
     std::optional<RestartPolicy> policy;
     std::optional<Clock::time_point> restart_at;
     bool completed = false;  // finished its job (producer.count, consumer.exit_after)
@@ -98,7 +97,6 @@ class Supervisor {
   // not updated them for supervisor.stall_timeout_s.
   HealthStatus health(bool readiness) const;
   std::string render_metrics() const;
-  void note_end_offsets(const ProducerWorker& producer);
   FaultInjection next_fault(const char* worker);
   Slot& slot(Kind kind) { return kind == Kind::kProducer ? producer_ : consumer_; }
 
@@ -112,10 +110,12 @@ class Supervisor {
   Slot producer_{Kind::kProducer, "producer", nullptr, std::nullopt, std::nullopt, false};
   Slot consumer_{Kind::kConsumer, "consumer", nullptr, std::nullopt, std::nullopt, false};
   bool draining_ = false;
-  PartitionEndOffsets produced_ends_;
+  // Shared with every worker instance; outlive them.
+  LiveSettings live_settings_;
+  ProducedEnds produced_ends_;
   // Workers that finished and are still destroying their librdkafka handles (see
-  // Worker::releasing()); their threads are joined once they end, or abandoned at exit.
-  std::vector<std::unique_ptr<Worker>> releasing_;
+  // WorkerThread::releasing()); their threads are joined once they end, or abandoned at exit.
+  std::vector<std::unique_ptr<WorkerThread>> releasing_;
   Clock::time_point started_{};
   bool broker_answered_ = false;  // a worker reached a broker since the start
   std::unique_ptr<HealthServer> http_;
