@@ -130,21 +130,21 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
   std::string error_;
 };
 
-ConsumerLoop::ConsumerLoop(Config config, std::string brokers, Metrics& metrics, std::FILE* out,
+ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, std::FILE* out,
                            std::uint64_t already_printed, const ProducedEnds* produced)
-    : config_(std::move(config)),
+    : settings_(std::move(settings)),
       brokers_(std::move(brokers)),
       metrics_(metrics),
       produced_(produced),
-      codec_(config_.consumer.price_decimals),
-      envelope_(config_.consumer.output == ConsumerOutput::kEnvelope),
+      codec_(settings_.consumer.price_decimals),
+      envelope_(settings_.consumer.output == ConsumerOutput::kEnvelope),
       output_(out),
       assignment_(book_, Assignment::Hooks{[this] { flush_output(); },
                                            [this] { return commit_bounded("commit before the revoke"); }}),
       consumed_(metrics.consumed),
       skipped_(metrics.skipped) {
   // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
-  const std::uint64_t total = config_.consumer.exit_after;
+  const std::uint64_t total = settings_.consumer.exit_after;
   nothing_left_ = total != 0 && total <= already_printed;
   exit_after_ = nothing_left_ ? 0 : total - std::min(total, already_printed);
 }
@@ -154,7 +154,7 @@ ConsumerLoop::~ConsumerLoop() = default;
 void ConsumerLoop::create_consumer() {
   events_ = std::make_unique<KafkaEventHandler>("consumer", [this](const std::string& json) { statistics(json); });
   callbacks_ = std::make_unique<Callbacks>(*this);
-  auto conf = make_client_conf(config_, ClientRole::kConsumer, brokers_);
+  auto conf = make_consumer_conf(brokers_, settings_.consumer, settings_.librdkafka);
   std::string errstr;
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events_.get()), errstr) != RdKafka::Conf::CONF_OK ||
       conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks_.get()), errstr) !=
@@ -171,8 +171,9 @@ void ConsumerLoop::create_consumer() {
 bool ConsumerLoop::setup(WorkerContext& ctx) {
   ctx_ = &ctx;
   ctx.set_assigned(false);
-  if (!config_.consumer.dead_letter_topic.empty()) {
-    dead_letters_ = std::make_unique<DeadLetterQueue>(config_, brokers_);
+  if (!settings_.consumer.dead_letter_topic.empty()) {
+    dead_letters_ = std::make_unique<DeadLetterQueue>(settings_.consumer.dead_letter_topic, settings_.kafka,
+                                                      settings_.dead_letter_librdkafka, brokers_);
   }
   create_consumer();
   const auto idle = [&ctx](int ms) {
@@ -180,20 +181,20 @@ bool ConsumerLoop::setup(WorkerContext& ctx) {
     ctx.sleep_for(std::chrono::milliseconds(ms));
   };
   const auto keep_going = [&ctx] { return !ctx.stop_requested(); };
-  const bool topic_ready = ensure_topic(*consumer_, config_.kafka, brokers_, keep_going, idle);
+  const bool topic_ready = ensure_topic(*consumer_, settings_.kafka, brokers_, keep_going, idle);
   if (topic_ready) ctx.set_broker_answered();
   if (!topic_ready || (dead_letters_ && !dead_letters_->ensure_topic(keep_going, idle))) {
     close_within(Clock::now() + stop_budget());
     return false;
   }
-  const RdKafka::ErrorCode subscribed = consumer_->subscribe({config_.kafka.topic});
+  const RdKafka::ErrorCode subscribed = consumer_->subscribe({settings_.kafka.topic});
   if (subscribed != RdKafka::ERR_NO_ERROR) {
-    throw KafkaError("cannot subscribe to " + config_.kafka.topic + ": " + RdKafka::err2str(subscribed));
+    throw KafkaError("cannot subscribe to " + settings_.kafka.topic + ": " + RdKafka::err2str(subscribed));
   }
-  spdlog::info("consumer started: topic {}, group {}{}, output {}{}", config_.kafka.topic, config_.consumer.group_id,
-               config_.consumer.instance_id.empty() ? "" : ", instance " + config_.consumer.instance_id,
-               config_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
-               dead_letters_ ? ", dead letters to " + config_.consumer.dead_letter_topic : "");
+  spdlog::info("consumer started: topic {}, group {}{}, output {}{}", settings_.kafka.topic, settings_.consumer.group_id,
+               settings_.consumer.instance_id.empty() ? "" : ", instance " + settings_.consumer.instance_id,
+               settings_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
+               dead_letters_ ? ", dead letters to " + settings_.consumer.dead_letter_topic : "");
   return true;
 }
 
@@ -259,7 +260,7 @@ void ConsumerLoop::hold(RdKafka::Message& msg) {
 
 EventEnvelope ConsumerLoop::envelope_of(RdKafka::Message& msg) const {
   EventEnvelope env;
-  env.topic = config_.kafka.topic;
+  env.topic = settings_.kafka.topic;
   env.partition = msg.partition();
   env.offset = msg.offset();
   const auto ts = msg.timestamp();
@@ -311,7 +312,7 @@ void ConsumerLoop::flush_output() {
   if (to_store.empty()) return;
   PartitionList offsets;
   for (const auto& [partition, next] : to_store) {
-    offsets.items.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition, next));
+    offsets.items.push_back(RdKafka::TopicPartition::create(settings_.kafka.topic, partition, next));
   }
   const RdKafka::ErrorCode err = consumer_->offsets_store(offsets.items);
   if (err != RdKafka::ERR_NO_ERROR) {
@@ -377,7 +378,7 @@ bool ConsumerLoop::caught_up(const PartitionEndOffsets& ends) {
 
 Clock::duration ConsumerLoop::stop_budget() const {
   // Half the bound for a commit: closing and the producer's flush share the rest.
-  return std::chrono::milliseconds(std::max(500, config_.supervisor.shutdown_timeout_s * 500));
+  return std::chrono::milliseconds(std::max(500, settings_.shutdown_timeout_s * 500));
 }
 
 bool ConsumerLoop::commit_bounded(const char* what) {
@@ -398,12 +399,12 @@ void ConsumerLoop::committed(std::int32_t partition, std::int64_t next, bool ok)
 
 void ConsumerLoop::statistics(const std::string& json) {
   spdlog::trace("consumer: librdkafka statistics: {}", json);
-  ClientStats stats = read_stats(json, config_.kafka.topic);
+  ClientStats stats = read_stats(json, settings_.kafka.topic);
   ctx_->set_broker_reachable(stats.broker_up);
   for (auto it = stats.lag.begin(); it != stats.lag.end();) {
     it = assignment_.owns(it->first) ? std::next(it) : stats.lag.erase(it);
   }
-  metrics_.lag.set(config_.kafka.topic, std::move(stats.lag));
+  metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
 }
 
 void ConsumerLoop::assigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
@@ -446,7 +447,7 @@ void ConsumerLoop::finish(bool graceful) {
   ctx_->set_assigned(false);
   // The whole stop fits in supervisor.shutdown_timeout_s, with 1.5 s to spare for the rest,
   // as the producer's flush does.
-  const auto bound = std::chrono::milliseconds(config_.supervisor.shutdown_timeout_s * 1000 - 1500);
+  const auto bound = std::chrono::milliseconds(settings_.shutdown_timeout_s * 1000 - 1500);
   const auto deadline = started + std::max<Clock::duration>(stop_budget(), bound);
   if (graceful) flush_output();  // everything read is printed and stored
   const bool committed = commit_bounded("final commit");

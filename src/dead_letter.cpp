@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <string>
 
 namespace pricepipe {
@@ -36,17 +37,18 @@ void DeadLetterQueue::Reports::dr_cb(RdKafka::Message& message) {
   }
 }
 
-DeadLetterQueue::DeadLetterQueue(const Config& config, const std::string& brokers)
-    : topic_(config.consumer.dead_letter_topic),
-      settings_(config.kafka),
-      brokers_(brokers),
+DeadLetterQueue::DeadLetterQueue(std::string topic, const KafkaSettings& kafka, const ClientProperties& librdkafka,
+                                 std::string brokers)
+    : topic_(std::move(topic)),
+      settings_(kafka),
+      brokers_(std::move(brokers)),
       events_("dead-letter producer"),
       reports_(*this) {
   settings_.topic = topic_;
-  auto conf = make_client_conf(config, ClientRole::kProducer, brokers);
+  auto conf = make_producer_conf(brokers_, librdkafka);
   std::string errstr;
-  const bool size_chosen = config.librdkafka.common.count("message.max.bytes") != 0 ||
-                           config.librdkafka.producer.count("message.max.bytes") != 0;
+  const bool size_chosen = std::any_of(librdkafka.begin(), librdkafka.end(),
+                                       [](const auto& property) { return property.first == "message.max.bytes"; });
   if ((!size_chosen && conf->set("message.max.bytes", kDeadLetterMaxBytes, errstr) != RdKafka::Conf::CONF_OK) ||
       conf->set("event_cb", &events_, errstr) != RdKafka::Conf::CONF_OK ||
       conf->set("dr_cb", &reports_, errstr) != RdKafka::Conf::CONF_OK) {

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "pricepipe/worker_settings.hpp"
+
 namespace pricepipe {
 
 void RdKafkaDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -165,44 +167,63 @@ std::optional<CreateOutcome> request_topic(rd_kafka_t* rk, const KafkaSettings& 
 
 }  // namespace
 
-std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
-                                                const std::string& brokers) {
+namespace {
+
+// What both clients get first: the brokers, a client.id, and statistics every second (broker
+// reachability for /readyz, the consumer's lag for /metrics: a few kilobytes of JSON a second).
+std::unique_ptr<RdKafka::Conf> base_conf(const std::string& brokers, const char* client_id) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set_or_throw(*conf, "bootstrap.servers", brokers);
-  set_or_throw(*conf, "client.id", role == ClientRole::kProducer ? "pricepipe-producer" : "pricepipe-consumer");
-  if (role == ClientRole::kProducer) {
-    // The delivery promise: idempotent, acks=all, ordered, and no message given up on while
-    // the daemon runs (a stop purges what is left, and says so).
-    set_or_throw(*conf, "enable.idempotence", "true");
-    set_or_throw(*conf, "acks", "all");
-    set_or_throw(*conf, "message.timeout.ms", "0");
-  } else {
-    set_or_throw(*conf, "group.id", config.consumer.group_id);
-    // Static membership: a member that comes back with the same id after a crash is given its
-    // partitions at once, instead of after the broker expired the old member's session.
-    if (!config.consumer.instance_id.empty()) {
-      set_or_throw(*conf, "group.instance.id", config.consumer.instance_id);
-    }
-    set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
-    set_or_throw(*conf, "enable.auto.commit", "true");
-    // What a crash prints again is what was printed since the last commit: commit the stored
-    // offsets every second instead of librdkafka's 5 s, at one small request per second.
-    set_or_throw(*conf, "auto.commit.interval.ms", "1000");
-    set_or_throw(*conf, "auto.offset.reset", "earliest");
-    // Suited to a consumer that prints as fast as it reads: refetch a partition 10 ms after its
-    // prefetch queue drained below queued.min.messages (librdkafka waits 1 s by default), and
-    // keep 20,000 messages per partition ahead instead of 100,000 (BENCHMARKS.md: 1M events
-    // read about 4x faster, in less memory). librdkafka.consumer.* overrides both.
-    set_or_throw(*conf, "fetch.queue.backoff.ms", "10");
-    set_or_throw(*conf, "queued.min.messages", "20000");
-  }
-  // Broker reachability (/readyz) and the consumer's lag (/metrics, the stats log line) come
-  // from the statistics: a few kilobytes of JSON a second.
+  set_or_throw(*conf, "client.id", client_id);
   set_or_throw(*conf, "statistics.interval.ms", "1000");
-  for (const auto& [name, value] : config.librdkafka.common) set_or_throw(*conf, name, value);
-  const auto& own = role == ClientRole::kProducer ? config.librdkafka.producer : config.librdkafka.consumer;
-  for (const auto& [name, value] : own) set_or_throw(*conf, name, value);
   return conf;
+}
+
+void set_all(RdKafka::Conf& conf, const ClientProperties& properties) {
+  for (const auto& [name, value] : properties) set_or_throw(conf, name, value);
+}
+
+}  // namespace
+
+std::unique_ptr<RdKafka::Conf> make_producer_conf(const std::string& brokers, const ClientProperties& properties) {
+  auto conf = base_conf(brokers, "pricepipe-producer");
+  // The delivery promise: idempotent, acks=all, ordered, and no message given up on while the
+  // daemon runs (a stop purges what is left, and says so).
+  set_or_throw(*conf, "enable.idempotence", "true");
+  set_or_throw(*conf, "acks", "all");
+  set_or_throw(*conf, "message.timeout.ms", "0");
+  set_all(*conf, properties);
+  return conf;
+}
+
+std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, const ConsumerSettings& consumer,
+                                                  const ClientProperties& properties) {
+  auto conf = base_conf(brokers, "pricepipe-consumer");
+  set_or_throw(*conf, "group.id", consumer.group_id);
+  // Static membership: a member that comes back with the same id after a crash is given its
+  // partitions at once, instead of after the broker expired the old member's session.
+  if (!consumer.instance_id.empty()) set_or_throw(*conf, "group.instance.id", consumer.instance_id);
+  set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
+  set_or_throw(*conf, "enable.auto.commit", "true");
+  // What a crash prints again is what was printed since the last commit: commit the stored
+  // offsets every second instead of librdkafka's 5 s, at one small request per second.
+  set_or_throw(*conf, "auto.commit.interval.ms", "1000");
+  set_or_throw(*conf, "auto.offset.reset", "earliest");
+  // Suited to a consumer that prints as fast as it reads: refetch a partition 10 ms after its
+  // prefetch queue drained below queued.min.messages (librdkafka waits 1 s by default), and
+  // keep 20,000 messages per partition ahead instead of 100,000 (BENCHMARKS.md: 1M events
+  // read about 4x faster, in less memory). librdkafka.consumer.* overrides both.
+  set_or_throw(*conf, "fetch.queue.backoff.ms", "10");
+  set_or_throw(*conf, "queued.min.messages", "20000");
+  set_all(*conf, properties);
+  return conf;
+}
+
+std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
+                                                const std::string& brokers) {
+  if (role == ClientRole::kProducer) return make_producer_conf(brokers, producer_worker_settings(config).librdkafka);
+  const ConsumerWorkerSettings settings = consumer_worker_settings(config);
+  return make_consumer_conf(brokers, settings.consumer, settings.librdkafka);
 }
 
 KafkaEventHandler::KafkaEventHandler(std::string client, std::function<void(const std::string&)> on_stats)

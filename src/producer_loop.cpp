@@ -58,19 +58,19 @@ class ProducerLoop::Deliveries : public RdKafka::DeliveryReportCb {
   Clock::time_point next_log_{};
 };
 
-ProducerLoop::ProducerLoop(Config config, std::string brokers, Metrics& metrics, std::uint64_t already_generated,
+ProducerLoop::ProducerLoop(ProducerWorkerSettings settings, std::string brokers, Metrics& metrics, std::uint64_t already_generated,
                            LiveSettings& live, ProducedEnds& ends)
-    : config_(std::move(config)),
+    : settings_(std::move(settings)),
       brokers_(std::move(brokers)),
       metrics_(metrics),
       already_generated_(already_generated),
       live_(live),
       ends_(ends),
-      generator_(config_.producer.generator),
-      codec_(config_.producer.generator.price_decimals),
-      limiter_(config_.producer.rate, Clock::now()),
-      count_(instance_count(config_.producer.count)),
-      nothing_left_(config_.producer.count != 0 && count_ == 0),
+      generator_(settings_.producer.generator),
+      codec_(settings_.producer.generator.price_decimals),
+      limiter_(settings_.producer.rate, Clock::now()),
+      count_(instance_count(settings_.producer.count)),
+      nothing_left_(settings_.producer.count != 0 && count_ == 0),
       generated_(metrics.generated) {}
 
 ProducerLoop::~ProducerLoop() = default;
@@ -83,7 +83,7 @@ bool ProducerLoop::setup(WorkerContext& ctx) {
   deliveries_ = std::make_unique<Deliveries>(metrics_);
   events_ = std::make_unique<KafkaEventHandler>(
       "producer", [&ctx](const std::string& json) { ctx.set_broker_reachable(stats_show_broker_up(json)); });
-  auto conf = make_client_conf(config_, ClientRole::kProducer, brokers_);
+  auto conf = make_producer_conf(brokers_, settings_.librdkafka);
   std::string errstr;
   if (conf->set("dr_cb", deliveries_.get(), errstr) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", events_.get(), errstr) != RdKafka::Conf::CONF_OK) {
@@ -93,18 +93,18 @@ bool ProducerLoop::setup(WorkerContext& ctx) {
   if (!producer_) throw KafkaError("cannot create the producer: " + errstr);
 
   const bool topic_ready = ensure_topic(
-      *producer_, config_.kafka, brokers_, [&ctx] { return !ctx.stop_requested(); },
+      *producer_, settings_.kafka, brokers_, [&ctx] { return !ctx.stop_requested(); },
       [&ctx](int ms) {
         ctx.heartbeat();
         ctx.sleep_for(std::chrono::milliseconds(ms));
       });
   if (!topic_ready) return false;
   ctx.set_broker_answered();
-  topic_.reset(RdKafka::Topic::create(producer_.get(), config_.kafka.topic, nullptr, errstr));
-  if (!topic_) throw KafkaError("cannot create the topic handle for " + config_.kafka.topic + ": " + errstr);
+  topic_.reset(RdKafka::Topic::create(producer_.get(), settings_.kafka.topic, nullptr, errstr));
+  if (!topic_) throw KafkaError("cannot create the topic handle for " + settings_.kafka.topic + ": " + errstr);
   const double rate = limiter_.rate();
   limiter_ = RateLimiter(rate, Clock::now());  // paced from now, not from when the loop was made
-  spdlog::info("producer started: topic {}, rate {}/s{}, seed {}", config_.kafka.topic,
+  spdlog::info("producer started: topic {}, rate {}/s{}, seed {}", settings_.kafka.topic,
                rate == 0 ? std::string("unlimited") : fmt::format("{}", rate),
                count_ ? fmt::format(", count {}", count_) : std::string(), generator_.seed());
   return true;
@@ -224,7 +224,7 @@ void ProducerLoop::await_acknowledgements(WorkerContext& ctx) {
 
 void ProducerLoop::flush_within_bound(WorkerContext& ctx) {
   const auto budget =
-      std::chrono::milliseconds(std::max(500, config_.supervisor.shutdown_timeout_s * 1000 - 1500));
+      std::chrono::milliseconds(std::max(500, settings_.shutdown_timeout_s * 1000 - 1500));
   const auto deadline = Clock::now() + budget;
   while (producer_->outq_len() > 0 && Clock::now() < deadline) {
     producer_->flush(100);
@@ -240,7 +240,7 @@ void ProducerLoop::flush_within_bound(WorkerContext& ctx) {
 
 void ProducerLoop::flush_after_failure() {
   // What cannot go is purged and counted as failed.
-  if (!events_->fatal()) producer_->flush(std::min(5000, config_.supervisor.shutdown_timeout_s * 500));
+  if (!events_->fatal()) producer_->flush(std::min(5000, settings_.shutdown_timeout_s * 500));
   producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
   producer_->flush(0);
   publish();

@@ -16,6 +16,7 @@
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/logging.hpp"
 #include "pricepipe/producer_loop.hpp"
+#include "pricepipe/worker_settings.hpp"
 
 namespace pricepipe {
 namespace {
@@ -120,11 +121,11 @@ void Supervisor::start(Slot& slot) {
   std::unique_ptr<WorkerLoop> loop;
   if (slot.kind == Kind::kProducer) {
     live_settings_.clear();  // the new instance starts with config_ as it is
-    loop = std::make_unique<ProducerLoop>(config_, brokers_, metrics_,
+    loop = std::make_unique<ProducerLoop>(producer_worker_settings(config_), brokers_, metrics_,
                                           metrics_.generated.load(std::memory_order_relaxed), live_settings_,
                                           produced_ends_);
   } else {
-    loop = std::make_unique<ConsumerLoop>(config_, brokers_, metrics_, out_,
+    loop = std::make_unique<ConsumerLoop>(consumer_worker_settings(config_), brokers_, metrics_, out_,
                                           metrics_.printed.load(std::memory_order_relaxed), &produced_ends_);
   }
   slot.worker = std::make_unique<WorkerThread>(slot.name, with_fault(std::move(loop), next_fault(slot.name), slot.name));

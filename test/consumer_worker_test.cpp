@@ -184,7 +184,7 @@ TEST_CASE("an output that fails part-way through a batch gets nothing more and n
   Sink sink(100);  // a few lines, the last one torn
   Metrics metrics;
   {
-    WorkerThread worker("consumer", std::make_unique<ConsumerLoop>(worker_config(topic, "g-torn"),
+    WorkerThread worker("consumer", std::make_unique<ConsumerLoop>(consumer_worker_settings(worker_config(topic, "g-torn")),
                                                                   cluster.bootstraps(), metrics, sink.file()));
     worker.start();
     REQUIRE(eventually([&] { return worker.state() == WorkerState::kFailed; }, 30s, 20ms));
@@ -225,7 +225,7 @@ TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like
   // No auto-commit before the revoke, so the revoke has something of its own to commit.
   const RawSettings no_auto_commit{{"librdkafka.consumer.auto.commit.interval.ms", {"600000", "test", true}}};
   auto worker = std::make_unique<WorkerThread>(
-      "consumer", std::make_unique<ConsumerLoop>(worker_config(topic, group, no_auto_commit), cluster.bootstraps(),
+      "consumer", std::make_unique<ConsumerLoop>(consumer_worker_settings(worker_config(topic, group, no_auto_commit)), cluster.bootstraps(),
                                                  metrics, sink.file()));
   worker->start();
   REQUIRE(eventually([&] { return lines(sink.text()) == kEvents; }, 30s, 20ms));

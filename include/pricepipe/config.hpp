@@ -81,6 +81,9 @@ struct LogSettings {
 
 // librdkafka pass-through: `librdkafka.X` applies to both clients, `librdkafka.producer.X`
 // and `librdkafka.consumer.X` to one of them only (and win over the shared value).
+// One client's librdkafka properties, in the order they are set (a later value wins).
+using ClientProperties = std::vector<std::pair<std::string, std::string>>;
+
 struct LibrdkafkaSettings {
   std::map<std::string, std::string> common;
   std::map<std::string, std::string> producer;

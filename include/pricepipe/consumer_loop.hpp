@@ -15,13 +15,13 @@
 #include <vector>
 
 #include "pricepipe/assignment.hpp"
-#include "pricepipe/config.hpp"
 #include "pricepipe/event.hpp"
 #include "pricepipe/handoff.hpp"
 #include "pricepipe/line_output.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/offset_book.hpp"
 #include "pricepipe/worker_loop.hpp"
+#include "pricepipe/worker_settings.hpp"
 
 namespace pricepipe {
 
@@ -35,7 +35,7 @@ class ConsumerLoop final : public WorkerLoop {
   // Prints to `out`, which must outlive the loop. `already_printed` events count towards
   // consumer.exit_after (earlier instances printed them). Once `produced` (if given) is sealed,
   // the job is complete when every assigned partition is read past its ends.
-  ConsumerLoop(Config config, std::string brokers, Metrics& metrics, std::FILE* out,
+  ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, std::FILE* out,
                std::uint64_t already_printed = 0, const ProducedEnds* produced = nullptr);
   ~ConsumerLoop() override;
 
@@ -85,7 +85,7 @@ class ConsumerLoop final : public WorkerLoop {
   void finish(bool graceful);
   void close_within(Clock::time_point deadline);
 
-  const Config config_;
+  const ConsumerWorkerSettings settings_;
   const std::string brokers_;
   Metrics& metrics_;
   const ProducedEnds* produced_;

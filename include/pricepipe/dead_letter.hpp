@@ -33,8 +33,10 @@ class DeadLetterError : public KafkaError {
 
 class DeadLetterQueue {
  public:
-  // Creates the producer. Throws KafkaError on a bad client configuration.
-  DeadLetterQueue(const Config& config, const std::string& brokers);
+  // Creates the producer for `topic`, created like `kafka.topic` if needed, with the
+  // producer's pass-through `librdkafka`. Throws KafkaError on a bad client configuration.
+  DeadLetterQueue(std::string topic, const KafkaSettings& kafka, const ClientProperties& librdkafka,
+                  std::string brokers);
   ~DeadLetterQueue();
   DeadLetterQueue(const DeadLetterQueue&) = delete;
   DeadLetterQueue& operator=(const DeadLetterQueue&) = delete;

@@ -26,9 +26,14 @@ class KafkaError : public std::runtime_error {
 enum class ClientRole { kProducer, kConsumer };
 
 
-// A librdkafka configuration for `role`: pricepipe's defaults, then librdkafka.* and the
-// role's own librdkafka.producer.* / librdkafka.consumer.* pass-through. `brokers` is the
-// bootstrap list to use (the mock cluster's in embedded mode). Throws KafkaError.
+// A librdkafka configuration for a producer: pricepipe's defaults (the delivery promise),
+// then `properties` (the pass-through). `brokers` is the bootstrap list to use (the mock
+// cluster's in embedded mode). Throws KafkaError.
+std::unique_ptr<RdKafka::Conf> make_producer_conf(const std::string& brokers, const ClientProperties& properties);
+// The same for a consumer of `consumer.group_id`: offsets stored only after printing.
+std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, const ConsumerSettings& consumer,
+                                                  const ClientProperties& properties);
+// What the worker of `role` gets from `config` (worker_settings.hpp, then one of the above).
 std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
                                                 const std::string& brokers);
 

@@ -10,13 +10,13 @@
 #include <memory>
 #include <string>
 
-#include "pricepipe/config.hpp"
 #include "pricepipe/event.hpp"
 #include "pricepipe/generator.hpp"
 #include "pricepipe/handoff.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/rate_limiter.hpp"
 #include "pricepipe/worker_loop.hpp"
+#include "pricepipe/worker_settings.hpp"
 
 namespace pricepipe {
 
@@ -28,7 +28,7 @@ class ProducerLoop final : public WorkerLoop {
   // `already_generated` events count towards producer.count (earlier instances produced them).
   // `live` brings new settings after a reload; the end offsets go to `ends`. Both outlive the
   // loop.
-  ProducerLoop(Config config, std::string brokers, Metrics& metrics, std::uint64_t already_generated,
+  ProducerLoop(ProducerWorkerSettings settings, std::string brokers, Metrics& metrics, std::uint64_t already_generated,
                LiveSettings& live, ProducedEnds& ends);
   ~ProducerLoop() override;
 
@@ -59,7 +59,7 @@ class ProducerLoop final : public WorkerLoop {
   // A failure: still delivers what librdkafka holds (bounded) so a restart loses nothing.
   void flush_after_failure();
 
-  const Config config_;
+  const ProducerWorkerSettings settings_;
   const std::string brokers_;
   Metrics& metrics_;
   const std::uint64_t already_generated_;
