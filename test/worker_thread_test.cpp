@@ -92,6 +92,17 @@ class FakeLoop final : public WorkerLoop {
 
 std::vector<std::string> calls(std::initializer_list<const char*> names) { return {names.begin(), names.end()}; }
 
+// A worker whose endless fake loop gets `kind` after `after` steps.
+std::unique_ptr<WorkerThread> faulty_worker(Trace& trace, FaultInjection::Kind kind, std::uint64_t after) {
+  FaultInjection fault;
+  fault.kind = kind;
+  fault.after_events = after;
+  auto worker =
+      std::make_unique<WorkerThread>("fake", with_fault(std::make_unique<FakeLoop>(trace, Script{}), fault, "fake"));
+  worker->start();
+  return worker;
+}
+
 }  // namespace
 
 TEST_CASE("a worker thread runs setup, steps to completion, drains once and destroys the loop on its thread",
@@ -175,11 +186,8 @@ TEST_CASE("destroying a running worker stops it, drains and joins before it retu
 
 TEST_CASE("an injected throw fires once the loop handled the given number of events", "[unit][worker][fault]") {
   Trace trace;
-  FaultInjection fault;
-  fault.kind = FaultInjection::Kind::kThrow;
-  fault.after_events = 7;
-  WorkerThread worker("fake", with_fault(std::make_unique<FakeLoop>(trace, Script{}), fault, "fake"));
-  worker.start();
+  const auto owned = faulty_worker(trace, FaultInjection::Kind::kThrow, 7);
+  WorkerThread& worker = *owned;
   REQUIRE(worker.wait_until(Clock::now() + 10s));
   CHECK(worker.state() == WorkerState::kFailed);
   CHECK(worker.failure() == "injected fault (--unsafe-fault-injection)");
@@ -189,11 +197,8 @@ TEST_CASE("an injected throw fires once the loop handled the given number of eve
 
 TEST_CASE("an injected hang stops the steps and the heartbeat until a stop is requested", "[unit][worker][fault]") {
   Trace trace;
-  FaultInjection fault;
-  fault.kind = FaultInjection::Kind::kHang;
-  fault.after_events = 3;
-  WorkerThread worker("fake", with_fault(std::make_unique<FakeLoop>(trace, Script{}), fault, "fake"));
-  worker.start();
+  const auto owned = faulty_worker(trace, FaultInjection::Kind::kHang, 3);
+  WorkerThread& worker = *owned;
   REQUIRE(eventually([&] { return trace.steps == 3; }, 10s, 5ms));
   const auto beat = worker.last_heartbeat();
   std::this_thread::sleep_for(100ms);
@@ -208,11 +213,8 @@ TEST_CASE("an injected hang stops the steps and the heartbeat until a stop is re
 
 TEST_CASE("an injected slow stop keeps the worker running and heartbeating after its drain", "[unit][worker][fault]") {
   Trace trace;
-  FaultInjection fault;
-  fault.kind = FaultInjection::Kind::kSlowStop;
-  fault.after_events = 2;
-  WorkerThread worker("fake", with_fault(std::make_unique<FakeLoop>(trace, Script{}), fault, "fake"));
-  worker.start();
+  const auto owned = faulty_worker(trace, FaultInjection::Kind::kSlowStop, 2);
+  WorkerThread& worker = *owned;
   REQUIRE(eventually([&] { return trace.steps >= 4; }, 10s, 5ms));
   worker.request_stop();
   REQUIRE(eventually([&] { return trace.snapshot().size() == 2; }, 10s, 5ms));  // setup, drain stopped
