@@ -1,6 +1,6 @@
 #include "pricepipe/config.hpp"
 
-#include "pricepipe/generator.hpp"
+#include "pricepipe/price_ticks.hpp"
 #include "pricepipe/variables.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
