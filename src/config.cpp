@@ -1,57 +1,31 @@
 #include "pricepipe/config.hpp"
 
-#include "pricepipe/generator.hpp"
+#include "config_text.hpp"
+#include "pricepipe/price_ticks.hpp"
 #include "pricepipe/variables.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
-#include <boost/program_options.hpp>
+#include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string_view>
-#include <sys/stat.h>
 
 namespace pricepipe {
 namespace {
 
-namespace po = boost::program_options;
-
-constexpr const char* kLibrdkafkaPrefix = "librdkafka.";
+using detail::trim;
 
 // Raised by a value parser; the caller adds key and origin.
 struct BadValue {
   std::string allowed;
 };
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
-// parse_ini trims a value and drops one pair of surrounding double quotes; render_config quotes
-// the values that would otherwise change, so its output loads back to the same values.
-// A value as it must be written in a config file to read back as itself: `$` doubled (values
-// are expanded when read), quoted when it has outer blanks or quotes.
-std::string ini_value(const std::string& v) {
-  std::string escaped;
-  for (const char c : v) {
-    escaped += c;
-    if (c == '$') escaped += '$';
-  }
-  const bool quoted = v.size() >= 2 && v.front() == '"' && v.back() == '"';
-  return quoted || trim(v) != v ? '"' + escaped + '"' : escaped;
-}
 
 bool parse_bool(const std::string& v) {
   std::string lower = v;
@@ -396,18 +370,6 @@ bool is_secret_key(const std::string& key) {
   return false;
 }
 
-std::string exposed_secrets_warning(const std::string& path, const RawSettings& file) {
-  struct stat st {};
-  if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return "";
-  std::string keys;
-  for (const auto& [key, raw] : file) {
-    if (is_secret_key(key) && has_literal_text(raw.value)) keys += (keys.empty() ? "" : ", ") + key;
-  }
-  if (keys.empty()) return "";
-  return "config file " + path + " is readable by other users and holds secrets (" + keys +
-         "); chmod o-r " + path;
-}
-
 Effect effect_of(const std::string& key) {
   if (const KeySpec* spec = find_spec(key)) return spec->info.effect;
   const std::string scoped = key.substr(std::min(key.size(), std::char_traits<char>::length(kLibrdkafkaPrefix)));
@@ -423,65 +385,6 @@ const std::vector<KeyInfo>& known_keys() {
     return k;
   }();
   return keys;
-}
-
-RawSettings parse_ini(const std::string& text, const std::string& file_name) {
-  RawSettings settings;
-  std::istringstream in(text);
-  std::string line;
-  std::string section;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    const std::string origin = file_name + ":" + std::to_string(number);
-    if (number == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line = line.substr(3);  // BOM
-    const std::string t = trim(line);
-    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-    if (t[0] == '[') {
-      if (t.back() != ']' || t.size() < 3) {
-        throw ConfigError(origin + ": malformed section header '" + t + "'; expected [name]",
-                          exit_code::kConfig);
-      }
-      section = trim(t.substr(1, t.size() - 2));
-      continue;
-    }
-    const auto eq = t.find('=');
-    if (eq == std::string::npos) {
-      throw ConfigError(origin + ": expected 'key = value', got '" + t + "'", exit_code::kConfig);
-    }
-    const std::string name = trim(t.substr(0, eq));
-    std::string value = trim(t.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    if (name.empty()) throw ConfigError(origin + ": missing key before '='", exit_code::kConfig);
-    if (section.empty()) {
-      throw ConfigError(origin + ": key '" + name + "' is outside any [section]", exit_code::kConfig);
-    }
-    const std::string key = section + "." + name;
-    const auto existing = settings.find(key);
-    if (existing != settings.end()) {
-      throw ConfigError(origin + ": key '" + key + "' is set twice (first at " +
-                            existing->second.origin + ")",
-                        exit_code::kConfig);
-    }
-    settings[key] = RawSetting{value, origin, false};
-  }
-  return settings;
-}
-
-RawSettings read_ini_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno),
-                      exit_code::kConfig);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    throw ConfigError("cannot read config file '" + path + "'", exit_code::kConfig);
-  }
-  return parse_ini(text.str(), path);
 }
 
 Config build_config(const RawSettings& file, const RawSettings& overrides) {
@@ -522,31 +425,6 @@ Config build_config(const RawSettings& file, const RawSettings& overrides) {
   return config;
 }
 
-std::string render_config(const Config& config, bool reveal_secrets) {
-  std::ostringstream out;
-  if (!config.file.empty()) out << "# effective configuration from " << config.file << " and the command line\n";
-  else out << "# effective configuration from built-in defaults and the command line\n";
-  std::string section;
-  // Known keys in documentation order, then librdkafka pass-through keys.
-  std::vector<std::string> order;
-  for (const auto& info : known_keys()) order.push_back(info.key);
-  for (const auto& [key, value] : config.values) {
-    if (find_spec(key) == nullptr) order.push_back(key);
-  }
-  for (const auto& key : order) {
-    const auto dot = key.find('.');
-    const std::string key_section = key.substr(0, dot);
-    if (key_section != section) {
-      out << (section.empty() ? "" : "\n") << "[" << key_section << "]\n";
-      section = key_section;
-    }
-    const std::string& value = config.values.at(key);
-    out << key.substr(dot + 1) << " = "
-        << (!reveal_secrets && is_secret_key(key) && !value.empty() ? "***" : ini_value(value)) << "\n";
-  }
-  return out.str();
-}
-
 std::vector<std::string> changed_keys(const Config& before, const Config& after) {
   std::vector<std::string> changed;
   for (const auto& [key, value] : after.values) {
@@ -558,120 +436,6 @@ std::vector<std::string> changed_keys(const Config& before, const Config& after)
   }
   std::sort(changed.begin(), changed.end());
   return changed;
-}
-
-namespace {
-
-po::options_description option_descriptions(bool with_keys) {
-  po::options_description general("Options");
-  general.add_options()
-      ("config", po::value<std::string>()->value_name("FILE"),
-       "config file (default: ./supervisor.conf, then /etc/pricepipe/supervisor.conf)")
-      ("check-config", "validate the configuration, print the effective settings and exit (0 or 78)")
-      ("health-check", po::value<std::string>()->implicit_value("ready")->value_name("live|ready"),
-       "probe a running instance on supervisor.http_port: --health-check=live asks /livez, "
-       "--health-check or =ready asks /readyz; exit 0 or 1")
-      ("help,h", "print this help and exit")
-      ("unsafe-fault-injection", po::value<std::string>()->value_name("SPEC"),
-       "TESTS ONLY: make workers fail on purpose, WORKER:throw|hang:AFTER_EVENTS[:TIMES],...")
-      ("version", "print the version and exit");
-  if (!with_keys) return general;
-  po::options_description keys(
-      "Settings (each key of supervisor.conf; the command line wins over the file).\n"
-      "librdkafka properties pass through as --librdkafka.NAME=VALUE\n"
-      "(--librdkafka.producer.NAME / --librdkafka.consumer.NAME for one client only)");
-  for (const auto& info : known_keys()) {
-    keys.add_options()(info.key.c_str(), po::value<std::string>()->value_name("V"),
-                       (info.help + " [" + info.default_value + "]").c_str());
-  }
-  general.add(keys);
-  return general;
-}
-
-}  // namespace
-
-std::string usage_text() {
-  std::ostringstream out;
-  out << "Usage: pricepipe [--config FILE] [--section.key=value ...]\n\n"
-      << "Runs a price pipeline through Kafka: a producer thread publishes JSON price events,\n"
-      << "a consumer thread prints them to stdout, one JSON object per line.\n\n"
-      << option_descriptions(true)
-      << "\nExit codes: 0 clean stop, 64 bad command line, 69 broker unreachable, "
-         "70 restart budget exhausted, 78 bad config.\n";
-  return out.str();
-}
-
-CommandLine parse_command_line(int argc, const char* const* argv) {
-  CommandLine result;
-  const auto desc = option_descriptions(true);
-  po::variables_map vm;
-  std::vector<std::string> unrecognized;
-  try {
-    const auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    auto parsed = po::command_line_parser(argc, argv).options(desc).style(style).allow_unregistered().run();
-    unrecognized = po::collect_unrecognized(parsed.options, po::include_positional);
-    po::store(parsed, vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw ConfigError(std::string(e.what()) + " (see pricepipe --help)", exit_code::kUsage);
-  }
-  for (const auto& token : unrecognized) {
-    const std::string prefix = std::string("--") + kLibrdkafkaPrefix;
-    const auto eq = token.find('=');
-    if (token.compare(0, prefix.size(), prefix) != 0) {
-      throw ConfigError("unrecognised argument '" + token + "' (see pricepipe --help)", exit_code::kUsage);
-    }
-    if (eq == std::string::npos) {
-      throw ConfigError("'" + token + "' needs a value: " + token + "=VALUE", exit_code::kUsage);
-    }
-    const std::string key = token.substr(2, eq - 2);
-    if (result.overrides.count(key) != 0) {
-      throw ConfigError("'" + key + "' is given twice on the command line", exit_code::kUsage);
-    }
-    result.overrides[key] = RawSetting{token.substr(eq + 1), "command line", true};
-  }
-  for (const auto& info : known_keys()) {
-    if (vm.count(info.key) != 0) {
-      result.overrides[info.key] = RawSetting{vm[info.key].as<std::string>(), "command line", true};
-    }
-  }
-  if (vm.count("config") != 0) result.config_path = vm["config"].as<std::string>();
-  result.check_config = vm.count("check-config") != 0;
-  if (vm.count("health-check") != 0) {
-    result.health_check = vm["health-check"].as<std::string>();
-    if (result.health_check != "live" && result.health_check != "ready") {
-      throw ConfigError("--health-check=" + result.health_check + ": allowed: live or ready", exit_code::kUsage);
-    }
-  }
-  result.help = vm.count("help") != 0;
-  result.version = vm.count("version") != 0;
-  if (vm.count("unsafe-fault-injection") != 0) {
-    result.fault_injection = vm["unsafe-fault-injection"].as<std::string>();
-  }
-  return result;
-}
-
-ConfigLoader::ConfigLoader(CommandLine command_line) : command_line_(std::move(command_line)) {
-  if (command_line_.config_path) {
-    path_ = *command_line_.config_path;
-    return;
-  }
-  for (const char* candidate : {"supervisor.conf", "/etc/pricepipe/supervisor.conf"}) {
-    struct stat st {};
-    if (::stat(candidate, &st) == 0) {
-      path_ = candidate;
-      return;
-    }
-  }
-}
-
-Config ConfigLoader::load() const {
-  const RawSettings file = path_.empty() ? RawSettings{} : read_ini_file(path_);
-  Config config = build_config(file, command_line_.overrides);
-  config.file = path_;
-  const std::string exposed = exposed_secrets_warning(path_, file);
-  if (!exposed.empty()) config.warnings.push_back(exposed);
-  return config;
 }
 
 }  // namespace pricepipe

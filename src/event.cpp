@@ -184,12 +184,6 @@ class EventHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Even
 
 }  // namespace
 
-std::int64_t pow10(int n) {
-  std::int64_t p = 1;
-  for (int i = 0; i < n; ++i) p *= 10;
-  return p;
-}
-
 void append_price(std::int64_t ticks, int decimals, std::string& out) {
   char price[32];
   out.append(price, format_price_into(ticks, decimals, price));

@@ -1,6 +1,6 @@
 #include "pricepipe/generator.hpp"
 
-#include <cmath>
+#include "pricepipe/price_ticks.hpp"
 
 namespace pricepipe {
 namespace {
@@ -11,19 +11,7 @@ std::uint64_t pick_seed(std::uint64_t configured) {
   return (static_cast<std::uint64_t>(device()) << 32) ^ device();
 }
 
-// Config values are decimal text parsed to double; a tolerance far below one tick absorbs
-// the binary representation error (1.01 * 100 = 100.99999999999999).
-constexpr double kTolerance = 1e-7;
-
 }  // namespace
-
-std::int64_t ticks_at_least(double min, int decimals) {
-  return static_cast<std::int64_t>(std::ceil(min * static_cast<double>(pow10(decimals)) - kTolerance));
-}
-
-std::int64_t ticks_at_most(double max, int decimals) {
-  return static_cast<std::int64_t>(std::floor(max * static_cast<double>(pow10(decimals)) + kTolerance));
-}
 
 EventGenerator::EventGenerator(const GeneratorSettings& settings)
     : settings_(settings), seed_(pick_seed(settings.seed)), engine_(seed_) {

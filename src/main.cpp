@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "pricepipe/command_line.hpp"
 #include "pricepipe/config.hpp"
+#include "pricepipe/config_render.hpp"
 #include "pricepipe/fault.hpp"
 #include "pricepipe/health.hpp"
 #include "pricepipe/logging.hpp"

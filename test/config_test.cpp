@@ -8,7 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pricepipe/command_line.hpp"
 #include "pricepipe/config.hpp"
+#include "pricepipe/config_ini.hpp"
+#include "pricepipe/config_render.hpp"
 #include "test_support.hpp"
 
 using namespace pricepipe;

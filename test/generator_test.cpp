@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "pricepipe/generator.hpp"
+#include "pricepipe/price_ticks.hpp"
 
 using namespace pricepipe;
 

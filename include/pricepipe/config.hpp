@@ -1,13 +1,11 @@
 #pragma once
-// Configuration: the INI file, the command line with the same dotted names, validation of
-// every key, and the effective settings the workers are built from.
-//
-// Loading is pure (no global state); `ConfigLoader` remembers the file and the command-line
-// overrides so a reload re-reads the file and applies the same overrides on top.
+// Configuration: the effective settings the workers are built from, and the key table that
+// validates every key (its default, parser and reload effect). Pure (no global state).
+// The INI file is read by config_ini.hpp, rendered by config_render.hpp, and the command line
+// and config-file discovery are command_line.hpp.
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -127,24 +125,17 @@ struct RawSetting {
 };
 using RawSettings = std::map<std::string, RawSetting>;
 
-// Reads an INI file into dotted keys. Throws ConfigError (78) on unreadable files and syntax
-// errors, naming file and line. Keys are not validated here.
-RawSettings read_ini_file(const std::string& path);
-RawSettings parse_ini(const std::string& text, const std::string& file_name);
+// Keys passed through to librdkafka start with this (librdkafka.NAME, librdkafka.producer.NAME,
+// librdkafka.consumer.NAME).
+inline constexpr const char* kLibrdkafkaPrefix = "librdkafka.";
 
 // Validates and merges: defaults, then `file`, then `overrides`. Throws ConfigError naming
 // the key, its origin, the bad value and what is allowed.
 Config build_config(const RawSettings& file, const RawSettings& overrides);
 
-// The effective configuration as INI text. Values of keys whose name contains "password",
-// "secret" or "key" are shown as *** unless `reveal_secrets`.
-std::string render_config(const Config& config, bool reveal_secrets = false);
+// Whether a key's value is a secret (a password, passphrase, secret or key material, not a path
+// to one), masked as *** wherever values are shown: render_config, librdkafka's errors, reloads.
 bool is_secret_key(const std::string& key);
-
-// A warning naming `path` and the keys when the file is readable by other users (S_IROTH) and
-// `file`, the settings read from it, gives a secret key (is_secret_key) a non-empty value;
-// empty otherwise (also when `path` cannot be stat'ed).
-std::string exposed_secrets_warning(const std::string& path, const RawSettings& file);
 
 // Keys whose effective value differs, sorted.
 std::vector<std::string> changed_keys(const Config& before, const Config& after);
@@ -166,35 +157,5 @@ const std::vector<KeyInfo>& known_keys();
 // The effect of a change of `key`: from the key table, and for librdkafka.* from its scope
 // (librdkafka.producer.* the producer, librdkafka.consumer.* the consumer, others both).
 Effect effect_of(const std::string& key);
-
-struct CommandLine {
-  std::optional<std::string> config_path;
-  RawSettings overrides;
-  bool check_config = false;
-  std::string health_check;  // "live" or "ready" (--health-check alone); empty: not asked
-  bool help = false;
-  bool version = false;
-  // --unsafe-fault-injection=SPEC (tests only; never read from a file).
-  std::string fault_injection;
-};
-
-// Throws ConfigError with exit code 64 on anything it cannot parse.
-CommandLine parse_command_line(int argc, const char* const* argv);
-std::string usage_text();
-
-// Resolves the config file (--config, else ./supervisor.conf, else
-// /etc/pricepipe/supervisor.conf, else none) and loads it with the command-line overrides.
-// `load()` may be called again to reload. Not thread-safe; the supervisor thread owns it.
-class ConfigLoader {
- public:
-  explicit ConfigLoader(CommandLine command_line);
-  Config load() const;
-  // The file that `load()` reads; empty when running on defaults and the command line.
-  const std::string& path() const { return path_; }
-
- private:
-  CommandLine command_line_;
-  std::string path_;
-};
 
 }  // namespace pricepipe

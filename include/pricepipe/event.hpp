@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "pricepipe/price_ticks.hpp"
+
 namespace pricepipe {
 
 struct PriceEvent {
@@ -71,8 +73,5 @@ void append_price(std::int64_t ticks, int decimals, std::string& out);
 // A JSON number's text as ticks of 10^-decimals, rounded half-up; nullopt when it is not a
 // non-negative number no larger than kMaxPrice.
 std::optional<std::int64_t> parse_price_ticks(std::string_view number, int decimals);
-
-// 10^n for n in [0, 18].
-std::int64_t pow10(int n);
 
 }  // namespace pricepipe

@@ -34,9 +34,4 @@ class EventGenerator {
   std::int64_t max_ticks_ = 0;
 };
 
-// Range ends in ticks of 10^-decimals: the smallest tick not below `min` and the largest not
-// above `max` (so 1.005 with 2 decimals starts at 1.01, not 1.00).
-std::int64_t ticks_at_least(double min, int decimals);
-std::int64_t ticks_at_most(double max, int decimals);
-
 }  // namespace pricepipe

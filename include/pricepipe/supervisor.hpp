@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "pricepipe/command_line.hpp"
 #include "pricepipe/config.hpp"
 #include "pricepipe/fault.hpp"
 #include "pricepipe/handoff.hpp"

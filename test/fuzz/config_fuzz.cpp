@@ -14,6 +14,8 @@
 #include <string>
 
 #include "pricepipe/config.hpp"
+#include "pricepipe/config_ini.hpp"
+#include "pricepipe/config_render.hpp"
 
 namespace {
 
