@@ -8,8 +8,8 @@
 
 namespace pricepipe {
 
-// The effective configuration as INI text. Values of keys whose name contains "password",
-// "secret" or "key" are shown as *** unless `reveal_secrets`.
+// The effective configuration as INI text. Values of secret keys (is_secret_key: passwords,
+// passphrases, secrets and key material, not paths) are shown as *** unless `reveal_secrets`.
 std::string render_config(const Config& config, bool reveal_secrets = false);
 
 // A warning naming `path` and the keys when the file is readable by other users (S_IROTH) and
