@@ -1,13 +1,10 @@
 #include "pricepipe/supervisor.hpp"
 
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -15,6 +12,7 @@
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/logging.hpp"
 #include "pricepipe/producer_worker.hpp"
+#include "pricepipe/prometheus.hpp"
 
 namespace pricepipe {
 namespace {
@@ -65,18 +63,6 @@ int wait_signal(int ms) {
   spdlog::default_logger()->flush();
   std::fflush(stdout);
   std::_Exit(code);
-}
-
-// pricepipe_consumer_lag, one sample per assigned partition whose lag is known.
-std::string render_lag(const ConsumerLag::Snapshot& lag) {
-  std::string out =
-      "# HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset "
-      "(from the low watermark while nothing is committed), per partition assigned to this consumer.\n"
-      "# TYPE pricepipe_consumer_lag gauge\n";
-  for (const auto& [partition, n] : lag.partitions) {
-    out += fmt::format("pricepipe_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n", lag.topic, partition, n);
-  }
-  return out;
 }
 
 }  // namespace
@@ -144,7 +130,7 @@ bool Supervisor::stop(Slot& slot) {
   while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + kStopSlice))) && !worker.releasing()) {
     const auto now = Clock::now();
     if (now >= deadline) return false;
-    feed_watchdog(now);
+    systemd_.feed_watchdog(now);
     touch_health(now);  // busy, not hung
   }
   if (slot.kind == Kind::kProducer) note_end_offsets(static_cast<ProducerWorker&>(worker));
@@ -367,17 +353,6 @@ bool Supervisor::connect_timed_out(Clock::time_point now) {
   return true;
 }
 
-void Supervisor::notify(const char* state) const {
-  const int rc = sd_notify(0, state);
-  if (rc < 0) spdlog::debug("sd_notify({}): {}", state, std::strerror(-rc));
-}
-
-void Supervisor::feed_watchdog(Clock::time_point now) {
-  if (!watchdog_interval_ || now < next_watchdog_) return;
-  notify("WATCHDOG=1");
-  next_watchdog_ = now + *watchdog_interval_;
-}
-
 bool Supervisor::workers_alive(Clock::time_point now) const {
   for (const Slot* slot : {&producer_, &consumer_}) {
     const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
@@ -443,33 +418,9 @@ HealthStatus Supervisor::health(bool readiness) const {
 }
 
 std::string Supervisor::render_metrics() const {
-  const auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  std::string out;
-  const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
-  };
-  counter("pricepipe_events_generated_total", "Events generated and handed to librdkafka.", v(metrics_.generated));
-  counter("pricepipe_events_delivered_total", "Events acknowledged by Kafka.", v(metrics_.delivered));
-  counter("pricepipe_events_failed_total", "Events whose delivery failed or that were purged at a stop.", v(metrics_.failed));
-  counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics_.consumed));
-  counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics_.printed));
-  counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics_.skipped));
-  counter("pricepipe_events_dead_lettered_total", "Bad messages acknowledged by consumer.dead_letter_topic.",
-          v(metrics_.dead_lettered));
-  counter("pricepipe_reloads_total", "Configuration reloads (SIGHUP) with a valid file.", v(metrics_.reloads));
-  out += "# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.\n"
-         "# TYPE pricepipe_worker_restarts_total counter\n";
-  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"producer\"}} {}\n", v(metrics_.producer_restarts));
-  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"consumer\"}} {}\n", v(metrics_.consumer_restarts));
-  out += "# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.\n# TYPE pricepipe_healthy gauge\n";
-  out += fmt::format("pricepipe_healthy {}\n", health(true).ok ? 1 : 0);
-  out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
-  out += fmt::format("pricepipe_live {}\n", health(false).ok ? 1 : 0);
-  out += render_lag(metrics_.lag.get());
-  out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
-         "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
-  out += metrics_.latency.render("pricepipe_produce_to_print_latency_seconds");
-  return out;
+  const bool ready = health(true).ok;
+  const bool live = health(false).ok;
+  return render_prometheus(metrics_, live, ready);
 }
 
 int Supervisor::run() {
@@ -502,10 +453,7 @@ int Supervisor::run() {
   if (config_.producer.enabled) start(producer_);
   if (config_.consumer.enabled) start(consumer_);
 
-  std::uint64_t watchdog_usec = 0;
-  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    watchdog_interval_ = std::chrono::microseconds(watchdog_usec / 2);
-  }
+  systemd_.enable_watchdog();
   auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
   int exit_code = exit_code::kOk;
   for (;;) {
@@ -516,9 +464,9 @@ int Supervisor::run() {
     }
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP received: reloading {}", loader_.path().empty() ? "(defaults)" : loader_.path());
-      notify("RELOADING=1");
+      systemd_.notify("RELOADING=1");
       reload();
-      notify("READY=1");
+      systemd_.notify("READY=1");
     }
     const auto now = Clock::now();
     reap_released();
@@ -549,19 +497,19 @@ int Supervisor::run() {
     }
     update_health(now);
     if (!ready_sent_ && workers_alive(now)) {
-      notify("READY=1");
+      systemd_.notify("READY=1");
       ready_sent_ = true;
     }
     // The watchdog is fed only while the workers are alive: a hung worker that the restart
     // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
     // a worker stops within its bound.)
-    if (workers_alive(now)) feed_watchdog(now);
+    if (workers_alive(now)) systemd_.feed_watchdog(now);
     if (config_.log.stats_interval_s > 0 && now >= next_stats) {
       spdlog::info("stats: {}", metrics_.summary());
       next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);
     }
   }
-  notify("STOPPING=1");
+  systemd_.notify("STOPPING=1");
   switch (stop_all()) {
     case StopOutcome::kOverran: exit_now(kForcedExit, metrics_);
     case StopOutcome::kReleasing: exit_releasing(exit_code, metrics_);

@@ -17,6 +17,7 @@
 #include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/restart_policy.hpp"
+#include "pricepipe/systemd_notify.hpp"
 #include "pricepipe/worker.hpp"
 
 namespace pricepipe {
@@ -89,11 +90,6 @@ class Supervisor {
   void touch_health(Clock::time_point now);
   // All enabled workers run (or finished their job) and heartbeat: for READY=1 and WATCHDOG=1.
   bool workers_alive(Clock::time_point now) const;
-  // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
-  void notify(const char* state) const;
-  // WATCHDOG=1 when systemd asked for a watchdog (WATCHDOG_USEC) and half its interval has
-  // passed since the last one. The callers decide whether the daemon deserves it.
-  void feed_watchdog(Clock::time_point now);
   // /readyz when `readiness`, else /livez; any thread. Neither is 200 once the supervisor has
   // not updated them for supervisor.stall_timeout_s.
   HealthStatus health(bool readiness) const;
@@ -119,9 +115,8 @@ class Supervisor {
   Clock::time_point started_{};
   bool broker_answered_ = false;  // a worker reached a broker since the start
   std::unique_ptr<HealthServer> http_;
+  SystemdNotifier systemd_;
   bool ready_sent_ = false;
-  std::optional<Clock::duration> watchdog_interval_;  // none: no watchdog asked for
-  Clock::time_point next_watchdog_{};
   mutable std::mutex health_mutex_;
   HealthStatus live_;
   HealthStatus ready_;
