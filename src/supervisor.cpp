@@ -1,13 +1,10 @@
 #include "pricepipe/supervisor.hpp"
 
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -16,6 +13,7 @@
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/logging.hpp"
 #include "pricepipe/producer_loop.hpp"
+#include "pricepipe/prometheus.hpp"
 #include "pricepipe/worker_settings.hpp"
 
 namespace pricepipe {
@@ -69,16 +67,13 @@ int wait_signal(int ms) {
   std::_Exit(code);
 }
 
-// pricepipe_consumer_lag, one sample per assigned partition whose lag is known.
-std::string render_lag(const ConsumerLag::Snapshot& lag) {
-  std::string out =
-      "# HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset "
-      "(from the low watermark while nothing is committed), per partition assigned to this consumer.\n"
-      "# TYPE pricepipe_consumer_lag gauge\n";
-  for (const auto& [partition, n] : lag.partitions) {
-    out += fmt::format("pricepipe_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n", lag.topic, partition, n);
+// The policy's log lines, already formatted.
+void log(const Action& action) {
+  switch (action.level) {
+    case LogLevel::kInfo: spdlog::info("{}", action.text); break;
+    case LogLevel::kWarn: spdlog::warn("{}", action.text); break;
+    case LogLevel::kError: spdlog::error("{}", action.text); break;
   }
-  return out;
 }
 
 }  // namespace
@@ -129,8 +124,6 @@ void Supervisor::start(Slot& slot) {
                                           metrics_.printed.load(std::memory_order_relaxed), &produced_ends_);
   }
   slot.worker = std::make_unique<WorkerThread>(slot.name, with_fault(std::move(loop), next_fault(slot.name), slot.name));
-  slot.restart_at.reset();
-  slot.completed = false;
   slot.worker->start();
 }
 
@@ -147,19 +140,11 @@ bool Supervisor::stop(Slot& slot) {
   while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + kStopSlice))) && !worker.releasing()) {
     const auto now = Clock::now();
     if (now >= deadline) return false;
-    feed_watchdog(now);
+    systemd_.feed_watchdog(now);
     touch_health(now);  // busy, not hung
   }
   if (!ended) releasing_.push_back(std::move(slot.worker));
   return true;
-}
-
-std::optional<int> Supervisor::job_done(Slot& slot) {
-  // producer.count, consumer.exit_after or drained: never restarted; the consumer's end is
-  // the daemon's.
-  slot.completed = true;
-  if (slot.kind == Kind::kConsumer) return exit_code::kOk;
-  return std::nullopt;
 }
 
 void Supervisor::reap_released() {
@@ -168,69 +153,60 @@ void Supervisor::reap_released() {
                    releasing_.end());
 }
 
-std::optional<int> Supervisor::supervise(Slot& slot, Clock::time_point now) {
-  if (!slot.worker) return std::nullopt;
-  WorkerThread& worker = *slot.worker;
-  const WorkerState state = worker.state();
-  std::string reason;
-  if (state == WorkerState::kRunning && worker.releasing()) {
-    // Its job is done (the supervisor asked no stop) and only its librdkafka handle's destroy
-    // is left, which can wait a minute for unreachable brokers: not waited for.
-    releasing_.push_back(std::move(slot.worker));
-    return job_done(slot);
-  }
-  if (state == WorkerState::kRunning) {
-    const auto silent = now - worker.last_heartbeat();
-    if (silent < std::chrono::seconds(config_.supervisor.stall_timeout_s)) {
-      slot.policy->on_healthy(now);
-      return std::nullopt;
-    }
-    reason = fmt::format("stalled: no heartbeat for {} s (supervisor.stall_timeout_s)",
-                         std::chrono::duration_cast<std::chrono::seconds>(silent).count());
-    spdlog::error("{} worker {}; stopping it", slot.name, reason);
-    if (!stop(slot)) {
-      spdlog::critical("{} worker did not stop within {} s; it cannot be restarted in this process",
-                       slot.name, config_.supervisor.shutdown_timeout_s);
-      exit_now(exit_code::kSoftware, metrics_);
-    }
-  } else if (state == WorkerState::kFailed) {
-    reason = worker.failure();
-  } else if (state != WorkerState::kCompleted) {
-    return std::nullopt;  // kIdle/kStopped: only while stopping
-  }
-  if (slot.worker) {  // not moved to releasing_ by stop()
-    worker.wait_until(Clock::time_point::max());  // it has ended: join
-    slot.worker.reset();
-  }
-  if (state == WorkerState::kCompleted) return job_done(slot);
-  const auto decision = slot.policy->on_exit(true, now);
-  if (decision.restart) {
-    add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);
-    log_restart(slot, reason, decision);
-    slot.restart_at = now + decision.delay;
-    return std::nullopt;
-  }
-  if (config_.supervisor.restart == RestartMode::kNever) {
-    spdlog::error("{} worker failed ({}); supervisor.restart=never: stopping", slot.name, reason);
-  } else {
-    spdlog::error("{} worker failed ({}); out of restarts: {} within {} s (supervisor.max_restarts): stopping",
-                  slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
-  }
-  return exit_code::kSoftware;
+Observation Supervisor::observe() const { return {observe(producer_), observe(consumer_)}; }
+
+WorkerObservation Supervisor::observe(const Slot& slot) const {
+  WorkerObservation seen;
+  seen.enabled = enabled(slot.kind);
+  if (!slot.worker) return seen;
+  const WorkerThread& worker = *slot.worker;
+  seen.present = true;
+  seen.state = worker.state();
+  seen.releasing = worker.releasing();
+  seen.last_heartbeat = worker.last_heartbeat();
+  seen.broker_reachable = worker.broker_reachable();
+  seen.ready = worker.ready();
+  seen.broker_answered = worker.broker_answered();
+  if (seen.state == WorkerState::kFailed) seen.failure = worker.failure();
+  return seen;
 }
 
-void Supervisor::log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision) {
-  const auto delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(decision.delay).count();
-  if (decision.over_budget) {
-    // restart=always past the budget: an error each time, as the worker keeps failing and
-    // nothing will end the restarts.
-    spdlog::error("{} worker failed ({}); past supervisor.max_restarts={} within {} s; supervisor.restart=always: "
-                  "restarting in {} ms (supervisor.backoff_max_ms)",
-                  slot.name, reason, config_.supervisor.max_restarts, config_.supervisor.restart_window_s, delay_ms);
-    return;
+std::optional<int> Supervisor::carry_out(const Action& action) {
+  Slot& target = slot(action.worker);
+  switch (action.kind) {
+    case Action::Kind::kLog: log(action); break;
+    case Action::Kind::kStopStalled: stop_stalled(target); break;
+    case Action::Kind::kJoin: join(target); break;
+    case Action::Kind::kRelease: release(target); break;
+    case Action::Kind::kCountRestart: count_restart(target); break;
+    case Action::Kind::kStart: start(target); break;
+    case Action::Kind::kBeginDrain: begin_drain(); break;
+    case Action::Kind::kExit: return action.exit_code;
   }
-  spdlog::warn("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", slot.name, reason,
-               delay_ms, decision.attempt, config_.supervisor.max_restarts, config_.supervisor.restart_window_s);
+  return std::nullopt;
+}
+
+void Supervisor::stop_stalled(Slot& slot) {
+  if (stop(slot)) return;
+  spdlog::critical("{} worker did not stop within {} s; it cannot be restarted in this process", slot.name,
+                   config_.supervisor.shutdown_timeout_s);
+  exit_now(exit_code::kSoftware, metrics_);
+}
+
+void Supervisor::join(Slot& slot) {
+  if (!slot.worker) return;  // stop() moved it to releasing_
+  slot.worker->wait_until(Clock::time_point::max());  // it has ended: join
+  slot.worker.reset();
+}
+
+void Supervisor::release(Slot& slot) { releasing_.push_back(std::move(slot.worker)); }
+
+// The producer completed: every consumer instance from now on finishes once it read what the
+// producer instances got acknowledged (they noted it in produced_ends_ before they ended).
+void Supervisor::begin_drain() { produced_ends_.seal(); }
+
+void Supervisor::count_restart(const Slot& slot) {
+  add(slot.kind == Kind::kProducer ? metrics_.producer_restarts : metrics_.consumer_restarts);
 }
 
 void Supervisor::start_http() {
@@ -251,8 +227,7 @@ void Supervisor::restart_for_reload(Slot& slot, bool enabled) {
     }
     slot.worker.reset();
   }
-  slot.restart_at.reset();
-  if (enabled && !slot.completed) start(slot);
+  if (policy_->restart_on_reload(slot.kind, enabled)) start(slot);
 }
 
 void Supervisor::reload() {
@@ -266,53 +241,68 @@ void Supervisor::reload() {
   for (const auto& warning : next.warnings) spdlog::warn("reload: {}", warning);
   const auto changed = changed_keys(config_, next);
   add(metrics_.reloads);
+  if (!reloadable(next, changed)) return;
+  const ReloadRestarts restarts = log_changes(next, changed);
+  apply_config(std::move(next));
+  apply_to_workers(restarts);
+}
+
+bool Supervisor::reloadable(const Config& next, const std::vector<std::string>& changed) const {
   if (changed.empty()) {
     spdlog::info("reload: {} unchanged", loader_.path().empty() ? "(defaults)" : loader_.path());
-    return;
+    return false;
   }
   if (next.kafka.embedded() != config_.kafka.embedded()) {
     spdlog::error("reload: kafka.brokers cannot change to or from 'embedded' while running; "
                   "keeping the running configuration");
-    return;
+    return false;
   }
+  return true;
+}
+
+Supervisor::ReloadRestarts Supervisor::log_changes(const Config& next, const std::vector<std::string>& changed) const {
   std::string listed;
-  bool producer_restart = false;
-  bool consumer_restart = false;
+  ReloadRestarts restarts;
   for (const auto& key : changed) {
     const auto it = next.values.find(key);
     const std::string value = it == next.values.end() ? "(removed)" : is_secret_key(key) ? "***" : it->second;
     listed += " " + key + "=" + value;
-    producer_restart = producer_restart || restarts_producer(effect_of(key));
-    consumer_restart = consumer_restart || restarts_consumer(effect_of(key));
+    restarts.producer = restarts.producer || restarts_producer(effect_of(key));
+    restarts.consumer = restarts.consumer || restarts_consumer(effect_of(key));
   }
   spdlog::info("reload: changed:{}", listed);
+  return restarts;
+}
+
+void Supervisor::apply_config(Config next) {
   const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;
   config_ = std::move(next);
   setup_logging(config_.log);
-  producer_.policy->update(config_.supervisor);
-  consumer_.policy->update(config_.supervisor);
+  policy_->update(PolicySettings::from(config_));
   if (!config_.kafka.embedded()) brokers_ = config_.kafka.brokers;
-  if (port_changed) {
-    try {
-      start_http();
-    } catch (const std::exception& e) {
-      spdlog::error("reload: health endpoint: {}", e.what());
-    }
+  if (!port_changed) return;
+  try {
+    start_http();
+  } catch (const std::exception& e) {
+    spdlog::error("reload: health endpoint: {}", e.what());
   }
-  if (producer_restart) {
+}
+
+void Supervisor::apply_to_workers(ReloadRestarts restarts) {
+  if (restarts.producer) {
     restart_for_reload(producer_, config_.producer.enabled);
   } else if (producer_.worker) {
     live_settings_.post(config_.producer);
     producer_.worker->nudge();  // a long pause at a low rate must not delay the new settings
   }
-  if (consumer_restart) restart_for_reload(consumer_, config_.consumer.enabled);
+  if (restarts.consumer) restart_for_reload(consumer_, config_.consumer.enabled);
   // A worker the new configuration disables is stopped, not restarted: say which.
   const auto outcome = [](bool restarted, bool enabled, const char* name) {
     if (!restarted) return std::string();
     return fmt::format("; {} {}", name, enabled ? "restarted" : "stopped (disabled)");
   };
-  spdlog::info("reload: applied{}{}", outcome(producer_restart, config_.producer.enabled, "producer"),
-               outcome(consumer_restart, config_.consumer.enabled, "consumer"));
+  spdlog::info("reload: applied{}{}", outcome(restarts.producer, config_.producer.enabled, "producer"),
+               outcome(restarts.consumer, config_.consumer.enabled, "consumer"));
 }
 
 Supervisor::StopOutcome Supervisor::stop_all() {
@@ -350,75 +340,25 @@ Supervisor::StopOutcome Supervisor::stop_all() {
   }
 }
 
-bool Supervisor::connect_timed_out(Clock::time_point now) {
-  if (broker_answered_ || config_.kafka.connect_timeout_s == 0) return false;
-  for (const Slot* slot : {&producer_, &consumer_}) {
-    if (slot->worker && slot->worker->broker_answered()) broker_answered_ = true;
-  }
-  if (broker_answered_ || now - started_ < std::chrono::seconds(config_.kafka.connect_timeout_s)) return false;
-  spdlog::error("no Kafka broker answered within {} s (kafka.connect_timeout_s); tried {}: stopping with exit {}",
-                config_.kafka.connect_timeout_s, config_.kafka.brokers, exit_code::kUnavailable);
-  return true;
-}
-
-void Supervisor::notify(const char* state) const {
-  const int rc = sd_notify(0, state);
-  if (rc < 0) spdlog::debug("sd_notify({}): {}", state, std::strerror(-rc));
-}
-
-void Supervisor::feed_watchdog(Clock::time_point now) {
-  if (!watchdog_interval_ || now < next_watchdog_) return;
-  notify("WATCHDOG=1");
-  next_watchdog_ = now + *watchdog_interval_;
-}
-
-bool Supervisor::workers_alive(Clock::time_point now) const {
-  for (const Slot* slot : {&producer_, &consumer_}) {
-    const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
-    if (!enabled || slot->completed) continue;
-    if (!slot->worker || slot->worker->state() != WorkerState::kRunning) return false;
-    if (now - slot->worker->last_heartbeat() >= std::chrono::seconds(config_.supervisor.stall_timeout_s)) return false;
-  }
-  return true;
-}
-
-// Liveness: the supervisor runs (this is called from its loop) and every enabled worker runs
-// and heartbeats, or waits for a restart the supervisor scheduled. Readiness: also every
-// enabled worker is running and ready() (a broker connection; the consumer's assignment).
 void Supervisor::update_health(Clock::time_point now) {
-  HealthStatus live{true, "ok"};
-  HealthStatus ready{true, "ok"};
-  const auto fail = [](HealthStatus& status, const std::string& problem) {
-    status.reason = status.ok ? problem : status.reason + "; " + problem;
-    status.ok = false;
-  };
-  const auto stall = std::chrono::seconds(config_.supervisor.stall_timeout_s);
-  for (const Slot* slot : {&producer_, &consumer_}) {
-    const bool enabled = slot->kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
-    if (!enabled || slot->completed) continue;
-    const std::string name = slot->name;
-    const WorkerThread* worker = slot->worker.get();
-    if (!worker) {
-      if (!slot->restart_at) fail(live, name + " worker is not running");
-      fail(ready, name + " worker is not running (waiting to restart)");
-    } else if (worker->state() != WorkerState::kRunning) {
-      fail(live, name + " worker is " + to_string(worker->state()));
-      fail(ready, name + " worker is " + to_string(worker->state()));
-    } else if (now - worker->last_heartbeat() >= stall) {
-      fail(live, name + " worker sent no heartbeat for " + std::to_string(config_.supervisor.stall_timeout_s) + " s");
-      fail(ready, name + " worker sent no heartbeat");
-    } else if (!worker->broker_reachable()) {
-      fail(ready, name + " has no connection to a Kafka broker");
-    } else if (!worker->ready()) {
-      fail(ready, name + " has no partition assignment from its group yet");
-    }
+  const HealthAssessment health = policy_->assess(now, observe());
+  {
+    std::lock_guard<std::mutex> lock(health_mutex_);
+    live_ = health.live;
+    ready_ = health.ready;
+    health_updated_ = now;
+    // config_ is the supervisor thread's; the endpoint reads this copy.
+    health_stale_after_ = std::chrono::seconds(config_.supervisor.stall_timeout_s);
   }
-  if (!live.ok) fail(ready, "not live");
-  std::lock_guard<std::mutex> lock(health_mutex_);
-  live_ = live;
-  ready_ = ready;
-  health_updated_ = now;
-  health_stale_after_ = stall;  // config_ is the supervisor thread's; the endpoint reads this copy
+  if (!health.workers_alive) return;
+  if (!ready_sent_) {
+    systemd_.notify("READY=1");
+    ready_sent_ = true;
+  }
+  // The watchdog is fed only while the workers are alive: a hung worker that the restart
+  // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
+  // a worker stops within its bound.)
+  systemd_.feed_watchdog(now);
 }
 
 void Supervisor::touch_health(Clock::time_point now) {
@@ -437,36 +377,18 @@ HealthStatus Supervisor::health(bool readiness) const {
 }
 
 std::string Supervisor::render_metrics() const {
-  const auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  std::string out;
-  const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
-  };
-  counter("pricepipe_events_generated_total", "Events generated and handed to librdkafka.", v(metrics_.generated));
-  counter("pricepipe_events_delivered_total", "Events acknowledged by Kafka.", v(metrics_.delivered));
-  counter("pricepipe_events_failed_total", "Events whose delivery failed or that were purged at a stop.", v(metrics_.failed));
-  counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics_.consumed));
-  counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics_.printed));
-  counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics_.skipped));
-  counter("pricepipe_events_dead_lettered_total", "Bad messages acknowledged by consumer.dead_letter_topic.",
-          v(metrics_.dead_lettered));
-  counter("pricepipe_reloads_total", "Configuration reloads (SIGHUP) with a valid file.", v(metrics_.reloads));
-  out += "# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.\n"
-         "# TYPE pricepipe_worker_restarts_total counter\n";
-  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"producer\"}} {}\n", v(metrics_.producer_restarts));
-  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"consumer\"}} {}\n", v(metrics_.consumer_restarts));
-  out += "# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.\n# TYPE pricepipe_healthy gauge\n";
-  out += fmt::format("pricepipe_healthy {}\n", health(true).ok ? 1 : 0);
-  out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
-  out += fmt::format("pricepipe_live {}\n", health(false).ok ? 1 : 0);
-  out += render_lag(metrics_.lag.get());
-  out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
-         "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
-  out += metrics_.latency.render("pricepipe_produce_to_print_latency_seconds");
-  return out;
+  const bool ready = health(true).ok;
+  const bool live = health(false).ok;
+  return render_prometheus(metrics_, live, ready);
 }
 
-int Supervisor::run() {
+void Supervisor::log_stats(Clock::time_point now) {
+  if (config_.log.stats_interval_s <= 0 || now < next_stats_) return;
+  spdlog::info("stats: {}", metrics_.summary());
+  next_stats_ = now + std::chrono::seconds(config_.log.stats_interval_s);
+}
+
+std::optional<int> Supervisor::start_up() {
   brokers_ = config_.kafka.brokers;
   if (config_.kafka.embedded()) {
     mock_ = std::make_unique<MockCluster>(std::min(kMaxEmbeddedBrokers, config_.kafka.replication_factor),
@@ -480,9 +402,6 @@ int Supervisor::run() {
   if (!faults_.empty()) {
     spdlog::warn("--unsafe-fault-injection is on: workers will be made to fail on purpose (tests only)");
   }
-  std::random_device seed;
-  producer_.policy.emplace(config_.supervisor, seed());
-  consumer_.policy.emplace(config_.supervisor, seed());
   spdlog::info("pricepipe starting: brokers {}, topic {}, producer {}, consumer {}, restart {}",
                config_.kafka.brokers, config_.kafka.topic, config_.producer.enabled ? "on" : "off",
                config_.consumer.enabled ? "on" : "off", config_.values.at("supervisor.restart"));
@@ -492,70 +411,46 @@ int Supervisor::run() {
     spdlog::error("{}", e.what());
     return exit_code::kConfig;
   }
-  started_ = Clock::now();
+  std::random_device seed;
+  const auto producer_seed = seed();
+  const auto consumer_seed = seed();
+  policy_.emplace(PolicySettings::from(config_), producer_seed, consumer_seed, Clock::now());
   if (config_.producer.enabled) start(producer_);
   if (config_.consumer.enabled) start(consumer_);
+  systemd_.enable_watchdog();
+  return std::nullopt;
+}
 
-  std::uint64_t watchdog_usec = 0;
-  if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
-    watchdog_interval_ = std::chrono::microseconds(watchdog_usec / 2);
-  }
-  auto next_stats = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
-  int exit_code = exit_code::kOk;
+int Supervisor::supervise() {
+  next_stats_ = Clock::now() + std::chrono::seconds(config_.log.stats_interval_s);
   for (;;) {
     const int sig = wait_signal(100);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("{} received: stopping gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      break;
+      return exit_code::kOk;
     }
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP received: reloading {}", loader_.path().empty() ? "(defaults)" : loader_.path());
-      notify("RELOADING=1");
+      systemd_.notify("RELOADING=1");
       reload();
-      notify("READY=1");
+      systemd_.notify("READY=1");
     }
-    const auto now = Clock::now();
-    reap_released();
-    if (connect_timed_out(now)) {
-      exit_code = exit_code::kUnavailable;
-      break;
-    }
-    std::optional<int> done = supervise(producer_, now);
-    if (!done) done = supervise(consumer_, now);
-    if (done) {
-      exit_code = *done;
-      break;
-    }
-    for (Slot* slot : {&producer_, &consumer_}) {
-      if (slot->restart_at && now >= *slot->restart_at) {
-        spdlog::info("starting the {} worker again", slot->name);
-        start(*slot);
-      }
-    }
-    if (producer_.completed && !draining_) {
-      if (!config_.consumer.enabled) {
-        spdlog::info("producer finished producer.count events");
-        break;
-      }
-      spdlog::info("producer finished; the consumer exits once it has read everything");
-      draining_ = true;
-      produced_ends_.seal();
-    }
-    update_health(now);
-    if (!ready_sent_ && workers_alive(now)) {
-      notify("READY=1");
-      ready_sent_ = true;
-    }
-    // The watchdog is fed only while the workers are alive: a hung worker that the restart
-    // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
-    // a worker stops within its bound.)
-    if (workers_alive(now)) feed_watchdog(now);
-    if (config_.log.stats_interval_s > 0 && now >= next_stats) {
-      spdlog::info("stats: {}", metrics_.summary());
-      next_stats = now + std::chrono::seconds(config_.log.stats_interval_s);
-    }
+    if (const auto code = supervise_once(Clock::now())) return *code;
   }
-  notify("STOPPING=1");
+}
+
+std::optional<int> Supervisor::supervise_once(Clock::time_point now) {
+  reap_released();
+  for (const Action& action : policy_->decide(now, observe())) {
+    if (const auto code = carry_out(action)) return code;
+  }
+  update_health(now);
+  log_stats(now);
+  return std::nullopt;
+}
+
+int Supervisor::shut_down(int exit_code) {
+  systemd_.notify("STOPPING=1");
   switch (stop_all()) {
     case StopOutcome::kOverran: exit_now(kForcedExit, metrics_);
     case StopOutcome::kReleasing: exit_releasing(exit_code, metrics_);
@@ -563,6 +458,11 @@ int Supervisor::run() {
   }
   spdlog::info("pricepipe stopped: {}", metrics_.summary());
   return exit_code;
+}
+
+int Supervisor::run() {
+  if (const auto code = start_up()) return *code;
+  return shut_down(supervise());
 }
 
 }  // namespace pricepipe

@@ -1,8 +1,8 @@
 #pragma once
 // The supervisor owns the workers (and the embedded mock cluster and the health endpoint),
 // and is the only thread that handles signals: SIGTERM/SIGINT stop everything gracefully,
-// SIGHUP reloads the config. It restarts failed or stalled workers under the restart
-// policy, and decides when the daemon is done and with which exit code.
+// SIGHUP reloads the config. It carries out what SupervisorPolicy decides (restarts of failed
+// or stalled workers, the drain, the end of the daemon and its exit code).
 
 #include <chrono>
 #include <csignal>
@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "pricepipe/command_line.hpp"
@@ -18,7 +19,8 @@
 #include "pricepipe/handoff.hpp"
 #include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
-#include "pricepipe/restart_policy.hpp"
+#include "pricepipe/supervisor_policy.hpp"
+#include "pricepipe/systemd_notify.hpp"
 #include "pricepipe/worker_thread.hpp"
 
 namespace pricepipe {
@@ -43,16 +45,13 @@ class Supervisor {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Kind { kProducer, kConsumer };
+  using Kind = WorkerKind;
 
-  // One worker's place: the running instance, its restart policy and a pending restart.
+  // One worker's place: the running instance. Its restarts and job are the policy's.
   struct Slot {
     Kind kind;
     const char* name;
     std::unique_ptr<WorkerThread> worker;
-    std::optional<RestartPolicy> policy;
-    std::optional<Clock::time_point> restart_at;
-    bool completed = false;  // finished its job (producer.count, consumer.exit_after)
   };
 
   // How a stop of every worker ended.
@@ -62,6 +61,17 @@ class Supervisor {
     kOverran,    // the bound passed with a worker still at work, or a second signal came
   };
 
+  // run()'s start: the embedded cluster, the policy, the health endpoint, the workers. An
+  // exit code when the daemon cannot start.
+  std::optional<int> start_up();
+  // The supervisor's loop until a signal or a decision ends it; returns the exit code.
+  int supervise();
+  // One round of the loop at `now`: the policy's decisions carried out, the health published.
+  // An exit code when the daemon is to stop.
+  std::optional<int> supervise_once(Clock::time_point now);
+  // Stops every worker gracefully and ends the process with `exit_code` (or 1 past the bound).
+  int shut_down(int exit_code);
+
   void start(Slot& slot);
   // Stops a worker gracefully within supervisor.shutdown_timeout_s; false if it did not end.
   // A worker that finished and only destroys its handles is moved to releasing_ (true).
@@ -69,37 +79,53 @@ class Supervisor {
   bool stop(Slot& slot);
   // Joins the workers of releasing_ that have ended.
   void reap_released();
-  // Handles a worker that ended or stalled; returns an exit code when the daemon must end.
-  std::optional<int> supervise(Slot& slot, Clock::time_point now);
-  // The slot's worker finished its job; returns the exit code when that ends the daemon.
-  std::optional<int> job_done(Slot& slot);
-  // Logs a failed worker's restart: a warning within the budget, an error past it (always).
-  void log_restart(const Slot& slot, const std::string& reason, const RestartPolicy::Decision& decision);
+  // The workers as the policy sees them.
+  Observation observe() const;
+  WorkerObservation observe(const Slot& slot) const;
+  // Carries out one of the policy's actions; an exit code when the daemon is to stop.
+  std::optional<int> carry_out(const Action& action);
+  void stop_stalled(Slot& slot);
+  // The slot's worker has ended: joined, its end offsets noted, the slot emptied.
+  void join(Slot& slot);
+  // The slot's worker only destroys its handles: moved to releasing_, not waited for.
+  void release(Slot& slot);
+  void begin_drain();
+  void count_restart(const Slot& slot);
+
   void reload();
+  // The new configuration is worth applying (valid, changed, and not to or from embedded).
+  bool reloadable(const Config& next, const std::vector<std::string>& changed) const;
+  // Which workers a reload restarts to apply its changes.
+  struct ReloadRestarts {
+    bool producer = false;
+    bool consumer = false;
+  };
+  // Logs the changed keys (secrets masked) and says which workers they restart.
+  ReloadRestarts log_changes(const Config& next, const std::vector<std::string>& changed) const;
+  // Makes `next` the running configuration (logging, policy, brokers, health endpoint).
+  void apply_config(Config next);
   // (Re)starts the health endpoint on supervisor.http_port; none when 0. Throws when the port
   // cannot be bound.
   void start_http();
   void restart_for_reload(Slot& slot, bool enabled);
+  // Restarts what the changes need (or updates the producer live) and logs the outcome.
+  void apply_to_workers(ReloadRestarts restarts);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
   StopOutcome stop_all();
-  // kafka.connect_timeout_s: true (logged) when it passed with no broker ever answering.
-  bool connect_timed_out(Clock::time_point now);
+  // Publishes the policy's health assessment for the endpoint and systemd.
   void update_health(Clock::time_point now);
   // The supervisor is busy stopping a worker within its bound: still live.
   void touch_health(Clock::time_point now);
-  // All enabled workers run (or finished their job) and heartbeat: for READY=1 and WATCHDOG=1.
-  bool workers_alive(Clock::time_point now) const;
-  // sd_notify(3) when started by systemd (NOTIFY_SOCKET set); a no-op otherwise.
-  void notify(const char* state) const;
-  // WATCHDOG=1 when systemd asked for a watchdog (WATCHDOG_USEC) and half its interval has
-  // passed since the last one. The callers decide whether the daemon deserves it.
-  void feed_watchdog(Clock::time_point now);
   // /readyz when `readiness`, else /livez; any thread. Neither is 200 once the supervisor has
   // not updated them for supervisor.stall_timeout_s.
   HealthStatus health(bool readiness) const;
   std::string render_metrics() const;
+  void log_stats(Clock::time_point now);
   FaultInjection next_fault(const char* worker);
   Slot& slot(Kind kind) { return kind == Kind::kProducer ? producer_ : consumer_; }
+  bool enabled(Kind kind) const {
+    return kind == Kind::kProducer ? config_.producer.enabled : config_.consumer.enabled;
+  }
 
   ConfigLoader loader_;
   Config config_;
@@ -108,21 +134,20 @@ class Supervisor {
   Metrics metrics_;
   std::string brokers_;
   std::unique_ptr<MockCluster> mock_;
-  Slot producer_{Kind::kProducer, "producer", nullptr, std::nullopt, std::nullopt, false};
-  Slot consumer_{Kind::kConsumer, "consumer", nullptr, std::nullopt, std::nullopt, false};
-  bool draining_ = false;
-  // Shared with every worker instance; outlive them.
+  Slot producer_{Kind::kProducer, "producer", nullptr};
+  Slot consumer_{Kind::kConsumer, "consumer", nullptr};
+  std::optional<SupervisorPolicy> policy_;  // from start_up() on
+  // Shared with every worker instance; outlive them. produced_ends_ is sealed when the policy
+  // says the producer completed: the consumer then drains.
   LiveSettings live_settings_;
   ProducedEnds produced_ends_;
   // Workers that finished and are still destroying their librdkafka handles (see
   // WorkerThread::releasing()); their threads are joined once they end, or abandoned at exit.
   std::vector<std::unique_ptr<WorkerThread>> releasing_;
-  Clock::time_point started_{};
-  bool broker_answered_ = false;  // a worker reached a broker since the start
   std::unique_ptr<HealthServer> http_;
+  SystemdNotifier systemd_;
   bool ready_sent_ = false;
-  std::optional<Clock::duration> watchdog_interval_;  // none: no watchdog asked for
-  Clock::time_point next_watchdog_{};
+  Clock::time_point next_stats_{};
   mutable std::mutex health_mutex_;
   HealthStatus live_;
   HealthStatus ready_;
