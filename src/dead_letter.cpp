@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "pricepipe/kafka_admin.hpp"
+
 namespace pricepipe {
 namespace {
 

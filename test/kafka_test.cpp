@@ -21,8 +21,10 @@
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/kafka.hpp"
-#include "pricepipe/kafka_stats.hpp"
+#include "pricepipe/kafka_admin.hpp"
 #include "pricepipe/kafka_handles.hpp"
+#include "pricepipe/kafka_stats.hpp"
+#include "pricepipe/mock_cluster.hpp"
 
 using namespace pricepipe;
 
