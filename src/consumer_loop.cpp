@@ -9,6 +9,7 @@
 
 #include "pricepipe/dead_letter.hpp"
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_admin.hpp"
 #include "pricepipe/kafka_handles.hpp"
 #include "pricepipe/kafka_stats.hpp"
 #include "pricepipe/worker_context.hpp"

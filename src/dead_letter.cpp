@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include "pricepipe/kafka_admin.hpp"
+
 namespace pricepipe {
 namespace {
 

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "pricepipe/kafka.hpp"
+#include "pricepipe/kafka_admin.hpp"
 #include "pricepipe/kafka_stats.hpp"
 #include "pricepipe/worker_context.hpp"
 

@@ -12,6 +12,7 @@
 #include "pricepipe/fault_loop.hpp"
 #include "pricepipe/kafka.hpp"
 #include "pricepipe/logging.hpp"
+#include "pricepipe/mock_cluster.hpp"
 #include "pricepipe/producer_loop.hpp"
 #include "pricepipe/prometheus.hpp"
 #include "pricepipe/worker_settings.hpp"

@@ -22,6 +22,8 @@
 #include "pricepipe/consumer_loop.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/worker_thread.hpp"
+
+#include "mock_cluster_support.hpp"
 #include "test_support.hpp"
 
 using namespace pricepipe;
@@ -36,27 +38,9 @@ constexpr int kOffsetCommitApiKey = 8;
 constexpr int kEvents = 50;
 
 // A mock cluster of one broker, owned by a throwaway handle, with a one-partition topic.
-class Cluster {
+class Cluster : public pricepipe::test::MockClusterClient {
  public:
-  explicit Cluster(const std::string& topic) {
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    std::string errstr;
-    REQUIRE(conf->set("test.mock.num.brokers", "1", errstr) == RdKafka::Conf::CONF_OK);
-    REQUIRE(conf->set("log_level", "2", errstr) == RdKafka::Conf::CONF_OK);
-    owner_.reset(RdKafka::Producer::create(conf.get(), errstr));
-    REQUIRE(owner_);
-    mock_ = rd_kafka_handle_mock_cluster(owner_->c_ptr());
-    REQUIRE(mock_ != nullptr);
-    REQUIRE(rd_kafka_mock_topic_create(mock_, topic.c_str(), 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
-    bootstraps_ = rd_kafka_mock_cluster_bootstraps(mock_);
-  }
-  rd_kafka_mock_cluster_t* mock() const { return mock_; }
-  const std::string& bootstraps() const { return bootstraps_; }
-
- private:
-  std::unique_ptr<RdKafka::Producer> owner_;
-  rd_kafka_mock_cluster_t* mock_ = nullptr;
-  std::string bootstraps_;
+  explicit Cluster(const std::string& topic) { create_topic(topic, 1); }
 };
 
 void produce_events(const std::string& brokers, const std::string& topic, int n) {

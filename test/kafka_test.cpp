@@ -21,8 +21,11 @@
 
 #include "pricepipe/config.hpp"
 #include "pricepipe/kafka.hpp"
-#include "pricepipe/kafka_stats.hpp"
+#include "pricepipe/kafka_admin.hpp"
 #include "pricepipe/kafka_handles.hpp"
+#include "pricepipe/kafka_stats.hpp"
+#include "pricepipe/mock_cluster.hpp"
+#include "mock_cluster_support.hpp"
 
 using namespace pricepipe;
 
@@ -237,15 +240,14 @@ TEST_CASE("ensure_topic heartbeats and stops while the broker does not answer me
 }
 
 TEST_CASE("ensure_topic heartbeats and stops while a partition leader does not answer", "[unit][kafka]") {
-  // test.mock.num.brokers gives the handle its own mock cluster, reachable for error injection.
-  auto producer = test_producer("", {{"test.mock.num.brokers", "1"}});
-  rd_kafka_mock_cluster_t* mock = rd_kafka_handle_mock_cluster(producer->c_ptr());
-  REQUIRE(mock != nullptr);
+  // The handle's own mock cluster, reachable for error injection; like test_producer's, the
+  // handle never creates topics by itself.
+  const test::MockClusterClient cluster(1, {{"allow.auto.create.topics", "false"}});
+  rd_kafka_mock_cluster_t* mock = cluster.mock();
   KafkaSettings kafka;
   kafka.topic = "slow-leader";
   kafka.partitions = 2;
-  REQUIRE(rd_kafka_mock_topic_create(mock, kafka.topic.c_str(), kafka.partitions, 1) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR);
+  cluster.create_topic(kafka.topic, kafka.partitions);
   // Broker 1 leads both partitions and answers its next ListOffsets requests (the watermark
   // queries) only after 30 s.
   for (int i = 0; i < 20; ++i) {
@@ -253,7 +255,7 @@ TEST_CASE("ensure_topic heartbeats and stops while a partition leader does not a
                                                           RD_KAFKA_RESP_ERR_NO_ERROR, 30000) ==
             RD_KAFKA_RESP_ERR_NO_ERROR);
   }
-  const EnsureRun run = run_ensure_topic(*producer, kafka, std::chrono::milliseconds(500));
+  const EnsureRun run = run_ensure_topic(cluster.producer(), kafka, std::chrono::milliseconds(500));
   check_interrupted(run);  // was 5 s: one 5 s watermark query
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "process.hpp"
@@ -88,6 +89,45 @@ std::vector<Record> parse_envelopes(const std::string& out) {
     records.push_back({std::stoi(m[1]), std::stoll(m[2]), std::stoll(m[3]), m[4]});
   }
   return records;
+}
+
+namespace {
+
+std::string describe_first(const char* what, const std::vector<Record>& records) {
+  if (records.empty()) return "";
+  const Record& r = records.front();
+  return std::string("first ") + what + " (of " + std::to_string(records.size()) + "): " +
+         std::to_string(r.partition) + "/" + std::to_string(r.offset) + " " + r.value + "\n";
+}
+
+}  // namespace
+
+std::string TopicComparison::describe() const {
+  return "printed " + std::to_string(printed_count) + " (" + std::to_string(printed.size()) + " different), " +
+         std::to_string(in_topic.size()) + " in the topic\n" + describe_first("duplicate", duplicates) +
+         describe_first("missing", missing) + describe_first("extra", extra);
+}
+
+TopicComparison compare_with_topic(const std::vector<Record>& printed, std::vector<Record> in_topic) {
+  TopicComparison c;
+  c.in_topic = std::move(in_topic);
+  c.printed_count = printed.size();
+  for (const auto& record : printed) {
+    if (!c.printed.insert(record).second) c.duplicates.push_back(record);
+  }
+  const std::set<Record> topic(c.in_topic.begin(), c.in_topic.end());
+  std::set_difference(topic.begin(), topic.end(), c.printed.begin(), c.printed.end(), std::back_inserter(c.missing));
+  std::set_difference(c.printed.begin(), c.printed.end(), topic.begin(), topic.end(), std::back_inserter(c.extra));
+  return c;
+}
+
+TopicComparison compare_with_topic(const std::vector<Record>& printed, const std::string& brokers,
+                                   const std::string& topic) {
+  return compare_with_topic(printed, kcat_read(brokers, topic));
+}
+
+std::vector<Record> parse_whole_envelopes(const std::string& out) {
+  return parse_envelopes(out.substr(0, out.rfind('\n') + 1));
 }
 
 std::string pricepipe_binary() { return PRICEPIPE_BINARY; }

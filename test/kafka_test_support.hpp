@@ -48,6 +48,28 @@ void kcat_produce(const std::string& brokers, const std::string& topic, const st
 // "timestamp":..,"key":..,"event":{..}} -> (partition, offset, timestamp, event JSON). Fails the test on a malformed line.
 std::vector<Record> parse_envelopes(const std::string& out);
 
+// Records printed by pricepipe runs next to the records in their topic: what the delivery
+// tests assert on. A record is the same printed and in the topic when partition, offset,
+// timestamp and event all match.
+struct TopicComparison {
+  std::vector<Record> in_topic;    // what kcat read, in its order
+  std::size_t printed_count = 0;   // records printed, repeats counted
+  std::set<Record> printed;        // each record printed, once
+  std::vector<Record> duplicates;  // printed more than once: once per repeat
+  std::vector<Record> missing;     // in the topic, never printed
+  std::vector<Record> extra;       // printed, not in the topic
+  // The first duplicate, missing and extra record, for INFO().
+  std::string describe() const;
+};
+// Compares `printed` (every run's records, in any order) with `in_topic`.
+TopicComparison compare_with_topic(const std::vector<Record>& printed, std::vector<Record> in_topic);
+// The same with what kcat reads from `topic` on `brokers` now.
+TopicComparison compare_with_topic(const std::vector<Record>& printed, const std::string& brokers,
+                                   const std::string& topic);
+// Records of the whole lines of `out`: the output of a run that may have been killed
+// mid-line (a cut line is not an event).
+std::vector<Record> parse_whole_envelopes(const std::string& out);
+
 std::string pricepipe_binary();
 std::string source_dir();
 

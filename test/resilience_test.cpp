@@ -4,11 +4,10 @@
 
 #include <signal.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <iterator>
 #include <set>
+#include <vector>
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
@@ -19,18 +18,10 @@ using namespace std::chrono_literals;
 namespace {
 
 // Every record kcat sees was printed, and nothing was printed that is not in the topic.
-void require_all_printed(const std::vector<Record>& in_topic, const std::set<Record>& printed) {
-  const std::set<Record> topic(in_topic.begin(), in_topic.end());
-  std::vector<Record> missing;
-  std::vector<Record> extra;
-  std::set_difference(topic.begin(), topic.end(), printed.begin(), printed.end(), std::back_inserter(missing));
-  std::set_difference(printed.begin(), printed.end(), topic.begin(), topic.end(), std::back_inserter(extra));
-  std::string detail;
-  if (!missing.empty()) detail += "first missing: " + std::to_string(missing[0].partition) + "/" + std::to_string(missing[0].offset) + " ";
-  if (!extra.empty()) detail += "first extra: " + std::to_string(extra[0].partition) + "/" + std::to_string(extra[0].offset) + " " + extra[0].value;
-  INFO(detail);
-  CHECK(missing.size() == 0);
-  CHECK(extra.size() == 0);
+void require_all_printed(const TopicComparison& c) {
+  INFO(c.describe());
+  CHECK(c.missing.size() == 0);
+  CHECK(c.extra.size() == 0);
 }
 
 }  // namespace
@@ -51,11 +42,10 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);
-  const auto printed = parse_envelopes(r.out);
-  const auto in_topic = kcat_read(test_brokers(), topic);
-  CHECK(in_topic.size() == 3000);
-  CHECK(printed.size() == 3000);
-  require_all_printed(in_topic, {printed.begin(), printed.end()});
+  const auto c = compare_with_topic(parse_envelopes(r.out), test_brokers(), topic);
+  CHECK(c.in_topic.size() == 3000);
+  CHECK(c.printed_count == 3000);
+  require_all_printed(c);
 }
 
 TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe keeps running", "[integration]") {
@@ -71,16 +61,15 @@ TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe ke
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);
-  const auto printed = parse_envelopes(r.out);
-  const auto in_topic = kcat_read(test_brokers(), topic);
-  CHECK(in_topic.size() == 8000);  // idempotent producer: every event once, none lost
-  require_all_printed(in_topic, {printed.begin(), printed.end()});
+  const auto c = compare_with_topic(parse_envelopes(r.out), test_brokers(), topic);
+  CHECK(c.in_topic.size() == 8000);  // idempotent producer: every event once, none lost
+  require_all_printed(c);
 }
 
 TEST_CASE("kill -9 mid-stream then a restart with the same group prints every event", "[integration]") {
   const std::string topic = unique_name("kill9");
   const std::string group = unique_name("g");
-  std::set<Record> printed;
+  std::vector<Record> printed;  // by both runs
   {
     // A short session lets the broker expire the killed member quickly, so the second run
     // is assigned its partitions without waiting for the default 45 s.
@@ -90,17 +79,17 @@ TEST_CASE("kill -9 mid-stream then a restart with the same group prints every ev
     const auto r = first.wait(30s);
     CHECK(r.term_signal == SIGKILL);
     // A line cut by the kill is not an event; everything before it is.
-    const std::string whole = r.out.substr(0, r.out.rfind('\n') + 1);
-    for (const auto& rec : parse_envelopes(whole)) printed.insert(rec);
+    printed = parse_whole_envelopes(r.out);
   }
   // The second run produces a few more and exits once it has read everything.
   const auto r = run_process(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=500"}), 180s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  for (const auto& rec : parse_envelopes(r.out)) printed.insert(rec);
-  const auto in_topic = kcat_read(test_brokers(), topic);
-  CHECK(in_topic.size() >= 3500);
-  require_all_printed(in_topic, printed);
+  const auto second = parse_envelopes(r.out);
+  printed.insert(printed.end(), second.begin(), second.end());
+  const auto c = compare_with_topic(printed, test_brokers(), topic);
+  CHECK(c.in_topic.size() >= 3500);
+  require_all_printed(c);
 }
 
 TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[integration]") {
@@ -131,17 +120,12 @@ TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[i
       CHECK(printed.insert(rec).second);  // exactly once across a graceful stop
     }
   }
-  CHECK(printed.size() == in_topic.size());
-  require_all_printed(in_topic, printed);
+  const auto c = compare_with_topic({printed.begin(), printed.end()}, in_topic);
+  CHECK(c.printed.size() == c.in_topic.size());
+  require_all_printed(c);
 }
 
 namespace {
-
-// Whole lines of output cut by a kill, parsed.
-std::set<Record> printed_before_kill(const std::string& out) {
-  const auto recs = parse_envelopes(out.substr(0, out.rfind('\n') + 1));
-  return {recs.begin(), recs.end()};
-}
 
 std::size_t common(const std::set<Record>& a, const std::set<Record>& b) {
   std::size_t n = 0;
@@ -156,7 +140,7 @@ TEST_CASE("kill -9 with consumer.instance_id: the restarted daemon prints again 
   const std::string topic = unique_name("static");
   const std::string group = unique_name("g");
   const std::string instance = "--consumer.instance_id=" + unique_name("host");
-  std::set<Record> first_run;
+  std::vector<Record> first_recs;
   {
     // librdkafka's default session timeout (45 s): without static membership the second run
     // would wait for it before it is assigned anything.
@@ -165,7 +149,7 @@ TEST_CASE("kill -9 with consumer.instance_id: the restarted daemon prints again 
     first.signal(SIGKILL);
     const auto r = first.wait(30s);
     CHECK(r.term_signal == SIGKILL);
-    first_run = printed_before_kill(r.out);
+    first_recs = parse_whole_envelopes(r.out);
   }
   const auto started = std::chrono::steady_clock::now();
   Process second(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=300", instance}));
@@ -175,16 +159,17 @@ TEST_CASE("kill -9 with consumer.instance_id: the restarted daemon prints again 
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const auto second_recs = parse_envelopes(r.out);
+  const std::set<Record> first_run(first_recs.begin(), first_recs.end());
   const std::set<Record> second_run(second_recs.begin(), second_recs.end());
-  std::set<Record> printed = first_run;
-  printed.insert(second_run.begin(), second_run.end());
-  const auto in_topic = kcat_read(test_brokers(), topic);
+  std::vector<Record> printed = first_recs;
+  printed.insert(printed.end(), second_recs.begin(), second_recs.end());
+  const auto c = compare_with_topic(printed, test_brokers(), topic);
   // Reported, not asserted: what the crash printed twice is what was printed since the last
   // commit (about a second's worth with auto.commit.interval.ms=1000).
   std::fprintf(stderr, "static membership: first print %.2f s after the restart; %zu of %zu events printed twice\n",
-               first_print, common(first_run, second_run), in_topic.size());
+               first_print, common(first_run, second_run), c.in_topic.size());
   CHECK(first_print < 10.0);
-  require_all_printed(in_topic, printed);
+  require_all_printed(c);
 }
 
 TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and the next run prints the rest",
@@ -208,7 +193,7 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   CHECK(r1.exit_code == 0);
   CHECK(stop_took < 6.5);  // the bound, plus the time this test takes to notice the exit
   CHECK_THAT(r1.err, Catch::Contains("pricepipe stopped"));
-  const auto first = printed_before_kill(r1.out);
+  std::vector<Record> printed = parse_whole_envelopes(r1.out);
   CHECK(r1.out.back() == '\n');
 
   kafka_sh({"start"});
@@ -216,9 +201,8 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   INFO(r2.err);
   REQUIRE(r2.exit_code == 0);
   const auto second = parse_envelopes(r2.out);
-  std::set<Record> printed = first;
-  printed.insert(second.begin(), second.end());
-  require_all_printed(kcat_read(test_brokers(), topic), printed);
+  printed.insert(printed.end(), second.begin(), second.end());
+  require_all_printed(compare_with_topic(printed, test_brokers(), topic));
 }
 
 TEST_CASE("no broker within kafka.connect_timeout_s: exit 69 naming the brokers tried", "[integration]") {

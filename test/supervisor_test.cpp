@@ -9,7 +9,6 @@
 #include <fstream>
 #include <map>
 #include <regex>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -24,11 +23,11 @@ namespace {
 
 // Printed exactly once each, and exactly what is in the topic.
 void require_topic_printed_once(const std::string& topic, const std::string& out) {
-  const auto printed = parse_envelopes(out);
-  const std::set<Record> unique(printed.begin(), printed.end());
-  const auto in_topic = kcat_read(test_brokers(), topic);
-  CHECK(unique.size() == printed.size());
-  CHECK(unique == std::set<Record>(in_topic.begin(), in_topic.end()));
+  const auto c = compare_with_topic(parse_envelopes(out), test_brokers(), topic);
+  INFO(c.describe());
+  CHECK(c.duplicates.empty());
+  CHECK(c.missing.empty());  // the same set: nothing missing,
+  CHECK(c.extra.empty());    // nothing extra
 }
 
 std::vector<long> restart_delays_ms(const std::string& err, const std::string& worker) {

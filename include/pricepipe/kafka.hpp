@@ -1,7 +1,7 @@
 #pragma once
-// librdkafka plumbing: configuration objects built from Config, the event callback that routes
-// librdkafka's logs into spdlog and flags fatal errors, topic administration, and the
-// in-process mock cluster of the embedded mode. Each librdkafka handle has one RAII owner.
+// librdkafka plumbing: configuration objects built from Config, and the event callback that
+// routes librdkafka's logs into spdlog and flags fatal errors. Topic administration is in
+// kafka_admin.hpp, the embedded mode's mock cluster in mock_cluster.hpp.
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -13,7 +13,6 @@
 #include <string>
 
 #include "pricepipe/config.hpp"
-#include "pricepipe/kafka_handles.hpp"
 
 namespace pricepipe {
 
@@ -56,36 +55,6 @@ class KafkaEventHandler : public RdKafka::EventCb {
   std::function<void(const std::string&)> on_stats_;
   std::atomic<bool> fatal_{false};
   std::atomic<bool> brokers_down_{false};
-};
-
-// Creates the topic with the configured partitions and replication factor if it does not
-// exist, and leaves an existing one alone (logging when its settings differ). Waits for the
-// broker while `keep_going()` is true, calling `idle(ms)` between attempts (the worker
-// sleeps and heartbeats there). No librdkafka call in it blocks for more than about a second,
-// and each is preceded by `keep_going()` and `idle(0)`, so a worker heartbeats at least that
-// often and a stop is noticed within about a second, even while the broker does not answer.
-// Returns false if `keep_going()` turned false first.
-bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
-                  const std::string& brokers_for_log, const std::function<bool()>& keep_going,
-                  const std::function<void(int)>& idle);
-
-// librdkafka's in-process mock cluster (rdkafka_mock.h) for `--kafka.brokers=embedded`.
-// Test and try-out only: no persistence, no real network peers. Owned by the supervisor and
-// destroyed after every client that uses it. Throws KafkaError, having freed what it made.
-class MockCluster {
- public:
-  MockCluster(int brokers, const KafkaSettings& kafka);
-
-  const std::string& bootstrap_servers() const { return bootstraps_; }
-  // Throws KafkaError if the topic exists or `partitions` or `replication_factor` is below 1
-  // (the mock itself would accept no partitions and crash on a replication factor of 0).
-  void create_topic(const std::string& topic, int partitions, int replication_factor);
-
- private:
-  // Members are destroyed in reverse order: the cluster before the handle it was created on.
-  RdKafkaPtr rk_;
-  MockClusterPtr cluster_;
-  std::string bootstraps_;
 };
 
 }  // namespace pricepipe

@@ -3,11 +3,12 @@
 // administration): one std::unique_ptr alias per C type, whose deleter calls that type's
 // destroy function. The types are named by their struct tags (rd_kafka_t is
 // struct rd_kafka_s, and so on), so this header does not pull in rdkafka.h; the deleters are
-// defined in kafka.cpp.
+// defined in kafka_handles.cpp. Nothing else calls a rd_kafka_*_destroy.
 
 #include <memory>
 
 struct rd_kafka_s;               // rd_kafka_t
+struct rd_kafka_conf_s;          // rd_kafka_conf_t
 struct rd_kafka_mock_cluster_s;  // rd_kafka_mock_cluster_t
 struct rd_kafka_queue_s;         // rd_kafka_queue_t
 struct rd_kafka_op_s;            // rd_kafka_event_t
@@ -18,6 +19,9 @@ namespace pricepipe {
 
 struct RdKafkaDeleter {
   void operator()(rd_kafka_s* rk) const;  // rd_kafka_destroy
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_s* conf) const;  // rd_kafka_conf_destroy
 };
 struct MockClusterDeleter {
   void operator()(rd_kafka_mock_cluster_s* cluster) const;  // rd_kafka_mock_cluster_destroy
@@ -36,6 +40,8 @@ struct NewTopicDeleter {
 };
 
 using RdKafkaPtr = std::unique_ptr<rd_kafka_s, RdKafkaDeleter>;
+// A configuration until rd_kafka_new succeeds, which takes it over: release() it then.
+using ConfPtr = std::unique_ptr<rd_kafka_conf_s, ConfDeleter>;
 // A mock cluster must be destroyed before the handle it was created on.
 using MockClusterPtr = std::unique_ptr<rd_kafka_mock_cluster_s, MockClusterDeleter>;
 using QueuePtr = std::unique_ptr<rd_kafka_queue_s, QueueDeleter>;
