@@ -130,87 +130,119 @@ std::optional<CreateOutcome> request_topic(rd_kafka_t* rk, const KafkaSettings& 
   return CreateOutcome{RD_KAFKA_RESP_ERR__TIMED_OUT, "no answer"};
 }
 
+// Errors of CreateTopics that retrying cannot fix.
+bool permanent(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR || err == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS ||
+         err == RD_KAFKA_RESP_ERR_POLICY_VIOLATION || err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+         err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED || err == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION;
+}
+
+const RdKafka::TopicMetadata* find_topic(const RdKafka::Metadata& metadata, const std::string& name) {
+  const RdKafka::TopicMetadata* found = nullptr;
+  for (const RdKafka::TopicMetadata* topic : *metadata.topics()) {
+    if (topic->topic() == name && topic->err() == RdKafka::ERR_NO_ERROR) found = topic;
+  }
+  return found;
+}
+
+// One ensure_topic run, as a retryable step: attempt() looks the topic up once and, when it is
+// missing, asks for it once. Each blocking call in it is preceded by a heartbeat.
+class TopicCheck {
+ public:
+  enum class Outcome { kReady, kAgain, kStopped };
+
+  TopicCheck(RdKafka::Handle& handle, const KafkaSettings& kafka, const std::string& brokers_for_log,
+             const WaitHooks& hooks)
+      : handle_(handle), kafka_(kafka), brokers_(brokers_for_log), hooks_(hooks) {}
+
+  Outcome attempt() {
+    MetadataPtr metadata;
+    const RdKafka::ErrorCode err = fetch_metadata(handle_, metadata, metadata_timeouts_);
+    metadata_timeouts_ = err == RdKafka::ERR__TIMED_OUT ? metadata_timeouts_ + 1 : 0;
+    if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
+    if (waited_) {
+      spdlog::info("Kafka at {} answers", brokers_);
+      waited_ = false;
+    }
+    const RdKafka::TopicMetadata* found = find_topic(*metadata, kafka_.topic);
+    return found != nullptr ? check(*found) : create();
+  }
+
+ private:
+  Outcome unanswered(RdKafka::ErrorCode err) {
+    if (Clock::now() >= next_wait_log_) {
+      spdlog::warn("waiting for Kafka at {}: {}", brokers_, RdKafka::err2str(err));
+      next_wait_log_ = Clock::now() + std::chrono::seconds(10);
+    }
+    waited_ = true;
+    hooks_.idle(1000);
+    return Outcome::kAgain;
+  }
+
+  // The topic exists: ready once every partition has a leader that answers.
+  Outcome check(const RdKafka::TopicMetadata& topic) {
+    const auto& partitions = *topic.partitions();
+    const bool led = std::all_of(partitions.begin(), partitions.end(),
+                                 [](const RdKafka::PartitionMetadata* p) { return p->leader() >= 0; });
+    if (partitions.empty() || !led || !leaders_serve(handle_, kafka_.topic, partitions.size(), hooks_)) {
+      hooks_.idle(200);  // just created, or metadata names leaders before their logs are ready
+      return Outcome::kAgain;
+    }
+    if (!created_) log_existing(partitions.size(), static_cast<int>(partitions.front()->replicas()->size()));
+    return Outcome::kReady;
+  }
+
+  void log_existing(std::size_t partitions, int replicas) const {
+    if (static_cast<int>(partitions) != kafka_.partitions || replicas != kafka_.replication_factor) {
+      spdlog::info(
+          "topic {} exists with {} partitions and replication factor {} (configured {} and {}); leaving it alone",
+          kafka_.topic, partitions, replicas, kafka_.partitions, kafka_.replication_factor);
+    } else {
+      spdlog::info("topic {} exists with {} partitions", kafka_.topic, partitions);
+    }
+  }
+
+  // Missing: create it. Another instance may race us; "already exists" is success.
+  Outcome create() {
+    const std::optional<CreateOutcome> outcome = request_topic(handle_.c_ptr(), kafka_, hooks_);
+    if (!outcome) return Outcome::kStopped;  // asked to stop while waiting for the answer
+    const rd_kafka_resp_err_t result = outcome->err;
+    const std::string detail = outcome->message.empty() ? "" : ": " + outcome->message;
+    if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::info("created topic {} with {} partitions and replication factor {}", kafka_.topic, kafka_.partitions,
+                   kafka_.replication_factor);
+      created_ = true;
+    } else if (result == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      spdlog::debug("topic {} was created by someone else meanwhile", kafka_.topic);
+    } else if (permanent(result)) {
+      // Retrying cannot fix these; the worker fails with the broker's reason.
+      throw KafkaError("cannot create topic " + kafka_.topic + ": " + rd_kafka_err2str(result) + detail);
+    } else {
+      spdlog::warn("creating topic {} failed, retrying: {}{}", kafka_.topic, rd_kafka_err2str(result), detail);
+      hooks_.idle(1000);
+    }
+    return Outcome::kAgain;
+  }
+
+  RdKafka::Handle& handle_;
+  const KafkaSettings& kafka_;
+  const std::string& brokers_;
+  const WaitHooks& hooks_;
+  Clock::time_point next_wait_log_ = Clock::now();
+  bool waited_ = false;
+  bool created_ = false;
+  int metadata_timeouts_ = 0;  // in a row
+};
+
 }  // namespace
 
-bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka,
-                  const std::string& brokers_for_log, const std::function<bool()>& keep_going,
-                  const std::function<void(int)>& idle) {
+bool ensure_topic(RdKafka::Handle& handle, const KafkaSettings& kafka, const std::string& brokers_for_log,
+                  const std::function<bool()>& keep_going, const std::function<void(int)>& idle) {
   const WaitHooks hooks{keep_going, idle};
-  auto next_wait_log = Clock::now();
-  bool waited = false;
-  bool created = false;
-  int metadata_timeouts = 0;  // in a row
+  TopicCheck check(handle, kafka, brokers_for_log, hooks);
   while (hooks.before_blocking_call()) {
-    MetadataPtr metadata;
-    const RdKafka::ErrorCode err = fetch_metadata(handle, metadata, metadata_timeouts);
-    metadata_timeouts = err == RdKafka::ERR__TIMED_OUT ? metadata_timeouts + 1 : 0;
-    if (err != RdKafka::ERR_NO_ERROR) {
-      if (Clock::now() >= next_wait_log) {
-        spdlog::warn("waiting for Kafka at {}: {}", brokers_for_log, RdKafka::err2str(err));
-        next_wait_log = Clock::now() + std::chrono::seconds(10);
-      }
-      waited = true;
-      idle(1000);
-      continue;
-    }
-    if (waited) {
-      spdlog::info("Kafka at {} answers", brokers_for_log);
-      waited = false;
-    }
-    const RdKafka::TopicMetadata* found = nullptr;
-    for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
-      if (topic->topic() == kafka.topic && topic->err() == RdKafka::ERR_NO_ERROR) found = topic;
-    }
-    if (found != nullptr) {
-      const auto& partitions = *found->partitions();
-      const bool led = std::all_of(partitions.begin(), partitions.end(),
-                                   [](const RdKafka::PartitionMetadata* p) { return p->leader() >= 0; });
-      if (!partitions.empty() && led && !leaders_serve(handle, kafka.topic, partitions.size(), hooks)) {
-        idle(200);  // metadata names leaders before their logs are ready
-        continue;
-      }
-      if (!partitions.empty() && led) {
-        const int replicas = static_cast<int>(partitions.front()->replicas()->size());
-        if (!created && (static_cast<int>(partitions.size()) != kafka.partitions ||
-                         replicas != kafka.replication_factor)) {
-          spdlog::info(
-              "topic {} exists with {} partitions and replication factor {} (configured {} and {}); "
-              "leaving it alone",
-              kafka.topic, partitions.size(), replicas, kafka.partitions, kafka.replication_factor);
-        } else if (!created) {
-          spdlog::info("topic {} exists with {} partitions", kafka.topic, partitions.size());
-        }
-        return true;
-      }
-      idle(200);  // just created: wait for leaders
-      continue;
-    }
-
-    // Missing: create it. Another instance may race us; "already exists" is success.
-    const std::optional<CreateOutcome> outcome = request_topic(handle.c_ptr(), kafka, hooks);
-    if (!outcome) return false;  // asked to stop while waiting for the answer
-    const rd_kafka_resp_err_t result = outcome->err;
-    const std::string& message = outcome->message;
-    if (result == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::info("created topic {} with {} partitions and replication factor {}", kafka.topic,
-                   kafka.partitions, kafka.replication_factor);
-      created = true;
-    } else if (result == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-      spdlog::debug("topic {} was created by someone else meanwhile", kafka.topic);
-    } else if (result == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR ||
-               result == RD_KAFKA_RESP_ERR_INVALID_PARTITIONS ||
-               result == RD_KAFKA_RESP_ERR_POLICY_VIOLATION ||
-               result == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-               result == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
-               result == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION) {
-      // Retrying cannot fix these; the worker fails with the broker's reason.
-      throw KafkaError("cannot create topic " + kafka.topic + ": " + rd_kafka_err2str(result) +
-                       (message.empty() ? "" : ": " + message));
-    } else {
-      spdlog::warn("creating topic {} failed, retrying: {}{}", kafka.topic, rd_kafka_err2str(result),
-                   message.empty() ? "" : ": " + message);
-      idle(1000);
-    }
+    const TopicCheck::Outcome outcome = check.attempt();
+    if (outcome != TopicCheck::Outcome::kAgain) return outcome == TopicCheck::Outcome::kReady;
   }
   return false;
 }

@@ -306,6 +306,18 @@ void Supervisor::apply_to_workers(ReloadRestarts restarts) {
                outcome(restarts.consumer, config_.consumer.enabled, "consumer"));
 }
 
+Supervisor::StoppingWorkers Supervisor::stopping_workers() {
+  StoppingWorkers now;
+  for (Slot* slot : {&producer_, &consumer_}) {
+    if (!slot->worker || slot->worker->wait_until(Clock::now())) continue;
+    now.all_ended = false;
+    now.all_done = now.all_done && slot->worker->releasing();
+  }
+  reap_released();
+  now.all_ended = now.all_ended && releasing_.empty();
+  return now;
+}
+
 Supervisor::StopOutcome Supervisor::stop_all() {
   for (Slot* slot : {&producer_, &consumer_}) {
     if (slot->worker) slot->worker->request_stop();
@@ -313,15 +325,8 @@ Supervisor::StopOutcome Supervisor::stop_all() {
   auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
   bool grace = false;
   for (;;) {
-    bool all_ended = true;
-    bool all_done = true;  // ended, or only destroying handles
-    for (Slot* slot : {&producer_, &consumer_}) {
-      if (!slot->worker || slot->worker->wait_until(Clock::now())) continue;
-      all_ended = false;
-      all_done = all_done && slot->worker->releasing();
-    }
-    reap_released();
-    if (all_ended && releasing_.empty()) return StopOutcome::kStopped;
+    const auto [all_ended, all_done] = stopping_workers();
+    if (all_ended) return StopOutcome::kStopped;
     if (all_done && !grace) {
       // The work is done: handles usually go in milliseconds; a blocked one is not waited for.
       deadline = std::min(deadline, Clock::now() + kReleaseGrace);

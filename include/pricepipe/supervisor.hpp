@@ -112,6 +112,12 @@ class Supervisor {
   void apply_to_workers(ReloadRestarts restarts);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
   StopOutcome stop_all();
+  // Where a stop of every worker is: joins those that ended and the released ones that did.
+  struct StoppingWorkers {
+    bool all_ended = true;  // every worker thread ended, released ones included
+    bool all_done = true;   // every worker ended, or only destroys its librdkafka handles
+  };
+  StoppingWorkers stopping_workers();
   // Publishes the policy's health assessment for the endpoint and systemd.
   void update_health(Clock::time_point now);
   // The supervisor is busy stopping a worker within its bound: still live.
