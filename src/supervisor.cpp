@@ -240,43 +240,22 @@ void Supervisor::reload() {
     return;
   }
   for (const auto& warning : next.warnings) spdlog::warn("reload: {}", warning);
-  const auto changed = changed_keys(config_, next);
   add(metrics_.reloads);
-  if (!reloadable(next, changed)) return;
-  const ReloadRestarts restarts = log_changes(next, changed);
-  apply_config(std::move(next));
-  apply_to_workers(restarts);
-}
-
-bool Supervisor::reloadable(const Config& next, const std::vector<std::string>& changed) const {
-  if (changed.empty()) {
+  const ReloadPlan plan = plan_reload(config_, next);
+  if (plan.verdict == ReloadPlan::Verdict::kUnchanged) {
     spdlog::info("reload: {} unchanged", loader_.path().empty() ? "(defaults)" : loader_.path());
-    return false;
+    return;
   }
-  if (next.kafka.embedded() != config_.kafka.embedded()) {
-    spdlog::error("reload: kafka.brokers cannot change to or from 'embedded' while running; "
-                  "keeping the running configuration");
-    return false;
+  if (plan.verdict == ReloadPlan::Verdict::kRefused) {
+    spdlog::error("reload: {}; keeping the running configuration", plan.refusal);
+    return;
   }
-  return true;
+  spdlog::info("reload: changed:{}", plan.changes);
+  apply_config(std::move(next), plan.http_port_changed);
+  apply_to_workers(plan);
 }
 
-Supervisor::ReloadRestarts Supervisor::log_changes(const Config& next, const std::vector<std::string>& changed) const {
-  std::string listed;
-  ReloadRestarts restarts;
-  for (const auto& key : changed) {
-    const auto it = next.values.find(key);
-    const std::string value = it == next.values.end() ? "(removed)" : is_secret_key(key) ? "***" : it->second;
-    listed += " " + key + "=" + value;
-    restarts.producer = restarts.producer || restarts_producer(effect_of(key));
-    restarts.consumer = restarts.consumer || restarts_consumer(effect_of(key));
-  }
-  spdlog::info("reload: changed:{}", listed);
-  return restarts;
-}
-
-void Supervisor::apply_config(Config next) {
-  const bool port_changed = next.supervisor.http_port != config_.supervisor.http_port;
+void Supervisor::apply_config(Config next, bool port_changed) {
   config_ = std::move(next);
   setup_logging(config_.log);
   policy_->update(PolicySettings::from(config_));
@@ -289,21 +268,21 @@ void Supervisor::apply_config(Config next) {
   }
 }
 
-void Supervisor::apply_to_workers(ReloadRestarts restarts) {
-  if (restarts.producer) {
+void Supervisor::apply_to_workers(const ReloadPlan& plan) {
+  if (plan.restart_producer) {
     restart_for_reload(producer_, config_.producer.enabled);
   } else if (producer_.worker) {
     live_settings_.post(config_.producer);
     producer_.worker->nudge();  // a long pause at a low rate must not delay the new settings
   }
-  if (restarts.consumer) restart_for_reload(consumer_, config_.consumer.enabled);
+  if (plan.restart_consumer) restart_for_reload(consumer_, config_.consumer.enabled);
   // A worker the new configuration disables is stopped, not restarted: say which.
   const auto outcome = [](bool restarted, bool enabled, const char* name) {
     if (!restarted) return std::string();
     return fmt::format("; {} {}", name, enabled ? "restarted" : "stopped (disabled)");
   };
-  spdlog::info("reload: applied{}{}", outcome(restarts.producer, config_.producer.enabled, "producer"),
-               outcome(restarts.consumer, config_.consumer.enabled, "consumer"));
+  spdlog::info("reload: applied{}{}", outcome(plan.restart_producer, config_.producer.enabled, "producer"),
+               outcome(plan.restart_consumer, config_.consumer.enabled, "consumer"));
 }
 
 Supervisor::StoppingWorkers Supervisor::stopping_workers() {

@@ -19,6 +19,7 @@
 #include "pricepipe/handoff.hpp"
 #include "pricepipe/health.hpp"
 #include "pricepipe/metrics.hpp"
+#include "pricepipe/reload_plan.hpp"
 #include "pricepipe/supervisor_policy.hpp"
 #include "pricepipe/systemd_notify.hpp"
 #include "pricepipe/worker_thread.hpp"
@@ -93,23 +94,15 @@ class Supervisor {
   void count_restart(const Slot& slot);
 
   void reload();
-  // The new configuration is worth applying (valid, changed, and not to or from embedded).
-  bool reloadable(const Config& next, const std::vector<std::string>& changed) const;
-  // Which workers a reload restarts to apply its changes.
-  struct ReloadRestarts {
-    bool producer = false;
-    bool consumer = false;
-  };
-  // Logs the changed keys (secrets masked) and says which workers they restart.
-  ReloadRestarts log_changes(const Config& next, const std::vector<std::string>& changed) const;
-  // Makes `next` the running configuration (logging, policy, brokers, health endpoint).
-  void apply_config(Config next);
+  // Makes `next` the running configuration (logging, policy, brokers; the health endpoint
+  // when `port_changed`).
+  void apply_config(Config next, bool port_changed);
   // (Re)starts the health endpoint on supervisor.http_port; none when 0. Throws when the port
   // cannot be bound.
   void start_http();
   void restart_for_reload(Slot& slot, bool enabled);
-  // Restarts what the changes need (or updates the producer live) and logs the outcome.
-  void apply_to_workers(ReloadRestarts restarts);
+  // Restarts what the plan says (or updates the producer live) and logs the outcome.
+  void apply_to_workers(const ReloadPlan& plan);
   // Asks every worker to stop and waits for them within supervisor.shutdown_timeout_s.
   StopOutcome stop_all();
   // Where a stop of every worker is: joins those that ended and the released ones that did.
