@@ -142,7 +142,7 @@ bool Supervisor::stop(Slot& slot) {
     const auto now = Clock::now();
     if (now >= deadline) return false;
     systemd_.feed_watchdog(now);
-    touch_health(now);  // busy, not hung
+    health_.touch(now);  // busy, not hung
   }
   if (!ended) releasing_.push_back(std::move(slot.worker));
   return true;
@@ -213,8 +213,8 @@ void Supervisor::count_restart(const Slot& slot) {
 void Supervisor::start_http() {
   http_.reset();
   if (config_.supervisor.http_port == 0) return;
-  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health(false); },
-                                         [this] { return health(true); },
+  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health_.status(false, Clock::now()); },
+                                         [this] { return health_.status(true, Clock::now()); },
                                          [this] { return render_metrics(); });
 }
 
@@ -327,14 +327,8 @@ Supervisor::StopOutcome Supervisor::stop_all() {
 
 void Supervisor::update_health(Clock::time_point now) {
   const HealthAssessment health = policy_->assess(now, observe());
-  {
-    std::lock_guard<std::mutex> lock(health_mutex_);
-    live_ = health.live;
-    ready_ = health.ready;
-    health_updated_ = now;
-    // config_ is the supervisor thread's; the endpoint reads this copy.
-    health_stale_after_ = std::chrono::seconds(config_.supervisor.stall_timeout_s);
-  }
+  // config_ is the supervisor thread's; the endpoint reads the board's copy of the bound.
+  health_.publish(health.live, health.ready, now, std::chrono::seconds(config_.supervisor.stall_timeout_s));
   if (!health.workers_alive) return;
   if (!ready_sent_) {
     systemd_.notify("READY=1");
@@ -346,24 +340,10 @@ void Supervisor::update_health(Clock::time_point now) {
   systemd_.feed_watchdog(now);
 }
 
-void Supervisor::touch_health(Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(health_mutex_);
-  health_updated_ = now;
-}
-
-HealthStatus Supervisor::health(bool readiness) const {
-  std::lock_guard<std::mutex> lock(health_mutex_);
-  const auto silent = Clock::now() - health_updated_;
-  if (silent >= health_stale_after_) {
-    return {false, fmt::format("the supervisor has not checked the workers for {} s",
-                               std::chrono::duration_cast<std::chrono::seconds>(silent).count())};
-  }
-  return readiness ? ready_ : live_;
-}
-
 std::string Supervisor::render_metrics() const {
-  const bool ready = health(true).ok;
-  const bool live = health(false).ok;
+  const auto now = Clock::now();
+  const bool ready = health_.status(true, now).ok;
+  const bool live = health_.status(false, now).ok;
   return render_prometheus(metrics_, live, ready);
 }
 

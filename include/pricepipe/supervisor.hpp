@@ -18,6 +18,7 @@
 #include "pricepipe/fault.hpp"
 #include "pricepipe/handoff.hpp"
 #include "pricepipe/health.hpp"
+#include "pricepipe/health_board.hpp"
 #include "pricepipe/metrics.hpp"
 #include "pricepipe/reload_plan.hpp"
 #include "pricepipe/supervisor_policy.hpp"
@@ -113,11 +114,6 @@ class Supervisor {
   StoppingWorkers stopping_workers();
   // Publishes the policy's health assessment for the endpoint and systemd.
   void update_health(Clock::time_point now);
-  // The supervisor is busy stopping a worker within its bound: still live.
-  void touch_health(Clock::time_point now);
-  // /readyz when `readiness`, else /livez; any thread. Neither is 200 once the supervisor has
-  // not updated them for supervisor.stall_timeout_s.
-  HealthStatus health(bool readiness) const;
   std::string render_metrics() const;
   void log_stats(Clock::time_point now);
   FaultInjection next_fault(const char* worker);
@@ -147,11 +143,7 @@ class Supervisor {
   SystemdNotifier systemd_;
   bool ready_sent_ = false;
   Clock::time_point next_stats_{};
-  mutable std::mutex health_mutex_;
-  HealthStatus live_;
-  HealthStatus ready_;
-  Clock::time_point health_updated_ = Clock::now();
-  Clock::duration health_stale_after_ = std::chrono::seconds(30);  // supervisor.stall_timeout_s
+  HealthBoard health_;  // read by the HTTP endpoint's threads
 };
 
 }  // namespace pricepipe
