@@ -9,7 +9,7 @@
 #include <set>
 
 #include "kafka_test_support.hpp"
-#include "process.hpp"
+#include "scenario.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -27,8 +27,8 @@ std::vector<std::string> pipeline(const std::string& topic, const std::string& g
 TEST_CASE("killing a partition leader mid-stream loses nothing and delivery moves to the new leader", "[cluster]") {
   BrokerGuard guard(3);
   const std::string topic = unique_name("leader");
-  Process p(pipeline(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=10000"}));
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 2000; }, 90s));
+  Daemon p(pipeline(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=10000"}));
+  REQUIRE(p.printed(2000, 90s));
   const int leader = kcat_partition_leader(test_cluster_brokers(), topic, 0);
   REQUIRE(leader >= 1);
   REQUIRE(leader <= 3);
@@ -43,7 +43,7 @@ TEST_CASE("killing a partition leader mid-stream loses nothing and delivery move
   const int new_leader = kcat_partition_leader(test_cluster_brokers(), topic, 0);
   CHECK(new_leader != leader);
   CHECK(new_leader >= 1);
-  const auto c = compare_with_topic(parse_envelopes(r.out), test_cluster_brokers(), topic);
+  const auto c = compare_with_topic(r.records(), test_cluster_brokers(), topic);
   CHECK(c.in_topic.size() == 10000);
   // Partition 0 took events created after its leader died: they went to the new leader.
   std::size_t partition0_after_kill = 0;
@@ -59,16 +59,15 @@ TEST_CASE("two instances in one group split the partitions and one takes over wh
   const std::string group = unique_name("g");
   const auto assigned_all = std::regex(R"(assigned partitions \[0,1,2\])");
   // A produces and consumes; B only consumes, in the same group.
-  Process a(pipeline(topic, group, {"--producer.rate=1000", "--producer.count=12000"}));
-  REQUIRE(a.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 500; }, 90s));
-  Process b(pipeline(topic, group, {"--producer.enabled=false"}));
+  Daemon a(pipeline(topic, group, {"--producer.rate=1000", "--producer.count=12000"}));
+  REQUIRE(a.printed(500, 90s));
+  Daemon b(pipeline(topic, group, {"--producer.enabled=false"}));
   // The group rebalances: each instance ends up with part of the topic and prints it.
-  const bool b_printed = b.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 500; }, 90s);
+  const bool b_printed = b.printed(500, 90s);
   INFO("A so far: " << a.err());
   INFO("B so far: " << b.err());
   REQUIRE(b_printed);
-  b.signal(SIGTERM);
-  const auto rb = b.wait(60s);
+  const auto rb = b.stop(SIGTERM, 60s);
   INFO("B: " << rb.err);
   REQUIRE(rb.exit_code == 0);
   const auto ra = a.wait(300s);
@@ -76,8 +75,8 @@ TEST_CASE("two instances in one group split the partitions and one takes over wh
   REQUIRE_FALSE(ra.timed_out);
   REQUIRE(ra.exit_code == 0);
 
-  const auto printed_a = parse_envelopes(ra.out);
-  const auto printed_b = parse_envelopes(rb.out);
+  const auto printed_a = ra.records();
+  const auto printed_b = rb.records();
   std::set<int> partitions_b;
   for (const auto& rec : printed_b) partitions_b.insert(rec.partition);
   CHECK(partitions_b.size() >= 1);

@@ -11,6 +11,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "scenario.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -22,15 +23,15 @@ TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe pri
         .count();
   };
   const std::int64_t started_ms = wall_ms();
-  const auto r = run_process(pipeline_args(topic, unique_name("g"),
-                                      {"--consumer.output=envelope", "--producer.rate=0", "--producer.count=20000",
-                                       "--consumer.exit_after=20000"}),
-                             300s);
+  const auto r = run_to_exit(pipeline_args(topic, unique_name("g"),
+                                           {"--consumer.output=envelope", "--producer.rate=0",
+                                            "--producer.count=20000", "--consumer.exit_after=20000"}),
+                              300s);
   const std::int64_t ended_ms = wall_ms();
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   REQUIRE(r.exit_code == 0);
-  const auto c = compare_with_topic(parse_envelopes(r.out), test_brokers(), topic);
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
   INFO(c.describe());
   CHECK(c.printed_count == 20000);
   CHECK(c.in_topic.size() == 20000);

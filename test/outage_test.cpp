@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "kafka_test_support.hpp"
-#include "process.hpp"
+#include "scenario.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -54,7 +54,7 @@ constexpr long kRssLimitKib = 128 * 1024;
 TEST_CASE("a minute without the broker at full speed: bounded memory and nothing acknowledged lost", "[integration]") {
   BrokerGuard guard;
   const std::string topic = unique_name("outage");
-  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--consumer.enabled=false"}));
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--consumer.enabled=false"}));
   // Running at full speed: acknowledged events are counted.
   REQUIRE(p.read_until([](const std::string&, const std::string& err) { return last_stat(err, "delivered") > 0; },
                        120s));
@@ -86,8 +86,7 @@ TEST_CASE("a minute without the broker at full speed: bounded memory and nothing
     return err.find("queue drains again") != std::string::npos && last_stat(err, "delivered") > generated_before;
   }, 180s));
 
-  p.signal(SIGTERM);
-  const auto r = p.wait(120s);
+  const auto r = p.stop(SIGTERM, 120s);
   INFO(r.err.substr(r.err.size() > 20000 ? r.err.size() - 20000 : 0));
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);

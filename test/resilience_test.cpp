@@ -11,6 +11,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "scenario.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -30,10 +31,8 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
   BrokerGuard guard;
   kafka_sh({"stop"});
   const std::string topic = unique_name("down");
-  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--producer.count=3000"}));
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("waiting for Kafka") != std::string::npos;
-  }, 60s));
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--producer.count=3000"}));
+  REQUIRE(p.logged("waiting for Kafka", 60s));
   // Still alive and waiting a few seconds later.
   p.read_until([](const std::string&, const std::string&) { return false; }, 3s);
   REQUIRE(kill(p.pid(), 0) == 0);
@@ -42,7 +41,7 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);
-  const auto c = compare_with_topic(parse_envelopes(r.out), test_brokers(), topic);
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
   CHECK(c.in_topic.size() == 3000);
   CHECK(c.printed_count == 3000);
   require_all_printed(c);
@@ -51,8 +50,8 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
 TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe keeps running", "[integration]") {
   BrokerGuard guard;
   const std::string topic = unique_name("restart");
-  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=8000"}));
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1500; }, 60s));
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=8000"}));
+  REQUIRE(p.printed(1500, 60s));
   kafka_sh({"stop"});
   p.read_until([](const std::string&, const std::string&) { return false; }, 3s);
   REQUIRE(kill(p.pid(), 0) == 0);  // survives the outage
@@ -61,7 +60,7 @@ TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe ke
   INFO(r.err);
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);
-  const auto c = compare_with_topic(parse_envelopes(r.out), test_brokers(), topic);
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
   CHECK(c.in_topic.size() == 8000);  // idempotent producer: every event once, none lost
   require_all_printed(c);
 }
@@ -73,21 +72,18 @@ TEST_CASE("kill -9 mid-stream then a restart with the same group prints every ev
   {
     // A short session lets the broker expire the killed member quickly, so the second run
     // is assigned its partitions without waiting for the default 45 s.
-    Process first(pipeline_args(topic, group, {"--producer.rate=2000", "--librdkafka.consumer.session.timeout.ms=6000"}));
-    REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 3000; }, 60s));
-    first.signal(SIGKILL);
-    const auto r = first.wait(30s);
+    Daemon first(pipeline_args(topic, group, {"--producer.rate=2000", "--librdkafka.consumer.session.timeout.ms=6000"}));
+    REQUIRE(first.printed(3000, 60s));
+    const auto r = first.stop(SIGKILL, 30s);
     CHECK(r.term_signal == SIGKILL);
     // A line cut by the kill is not an event; everything before it is.
-    printed = parse_whole_envelopes(r.out);
+    printed = r.records();
   }
   // The second run produces a few more and exits once it has read everything.
-  const auto r = run_process(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=500"}), 180s);
+  const auto [r, c] = run_and_compare(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=500"}),
+                                      test_brokers(), topic, 180s, printed);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const auto second = parse_envelopes(r.out);
-  printed.insert(printed.end(), second.begin(), second.end());
-  const auto c = compare_with_topic(printed, test_brokers(), topic);
   CHECK(c.in_topic.size() >= 3500);
   require_all_printed(c);
 }
@@ -96,13 +92,12 @@ TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[i
   const std::string topic = unique_name("term");
   const std::string group = unique_name("g");
   // Full speed, bounded so the second run and kcat have a finite topic to read.
-  Process first(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=200000"}));
-  REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 20000; }, 60s));
-  first.signal(SIGTERM);
-  const auto r1 = first.wait(30s);
+  Daemon first(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=200000"}));
+  REQUIRE(first.printed(20000, 60s));
+  const auto r1 = first.stop(SIGTERM, 30s);
   INFO(r1.err);
   REQUIRE(r1.exit_code == 0);
-  const auto run1 = parse_envelopes(r1.out);
+  const auto run1 = r1.records();
   const std::set<Record> printed1(run1.begin(), run1.end());
   CHECK(printed1.size() == run1.size());
   // Everything delivered but not yet printed comes out in the second run, and nothing else.
@@ -111,12 +106,12 @@ TEST_CASE("SIGTERM then a restart with the same group prints nothing twice", "[i
   const std::size_t remaining = in_topic.size() - printed1.size();
   std::set<Record> printed = printed1;
   if (remaining > 0) {
-    const auto r2 = run_process(pipeline_args(topic, group, {"--producer.enabled=false",
-                                                        "--consumer.exit_after=" + std::to_string(remaining)}),
+    const auto r2 = run_to_exit(pipeline_args(topic, group, {"--producer.enabled=false",
+                                                             "--consumer.exit_after=" + std::to_string(remaining)}),
                                 120s);
     INFO(r2.err);
     REQUIRE(r2.exit_code == 0);
-    for (const auto& rec : parse_envelopes(r2.out)) {
+    for (const auto& rec : r2.records()) {
       CHECK(printed.insert(rec).second);  // exactly once across a graceful stop
     }
   }
@@ -144,21 +139,20 @@ TEST_CASE("kill -9 with consumer.instance_id: the restarted daemon prints again 
   {
     // librdkafka's default session timeout (45 s): without static membership the second run
     // would wait for it before it is assigned anything.
-    Process first(pipeline_args(topic, group, {"--producer.rate=300", instance}));
-    REQUIRE(first.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1500; }, 60s));
-    first.signal(SIGKILL);
-    const auto r = first.wait(30s);
+    Daemon first(pipeline_args(topic, group, {"--producer.rate=300", instance}));
+    REQUIRE(first.printed(1500, 60s));
+    const auto r = first.stop(SIGKILL, 30s);
     CHECK(r.term_signal == SIGKILL);
-    first_recs = parse_whole_envelopes(r.out);
+    first_recs = r.records();
   }
   const auto started = std::chrono::steady_clock::now();
-  Process second(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=300", instance}));
-  REQUIRE(second.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1; }, 60s));
+  Daemon second(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=300", instance}));
+  REQUIRE(second.printed(1, 60s));
   const auto first_print = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto r = second.wait(120s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const auto second_recs = parse_envelopes(r.out);
+  const auto second_recs = r.records();
   const std::set<Record> first_run(first_recs.begin(), first_recs.end());
   const std::set<Record> second_run(second_recs.begin(), second_recs.end());
   std::vector<Record> printed = first_recs;
@@ -177,32 +171,28 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   BrokerGuard guard;
   const std::string topic = unique_name("stop-down");
   const std::string group = unique_name("g");
-  Process p(pipeline_args(topic, group, {"--producer.rate=300", "--supervisor.shutdown_timeout_s=6",
-                                                  // the member it could not take out of the group expires fast
-                                                  "--librdkafka.consumer.session.timeout.ms=6000"}));
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 600; }, 60s));
+  Daemon p(pipeline_args(topic, group, {"--producer.rate=300", "--supervisor.shutdown_timeout_s=6",
+                                         // the member it could not take out of the group expires fast
+                                         "--librdkafka.consumer.session.timeout.ms=6000"}));
+  REQUIRE(p.printed(600, 60s));
   kafka_sh({"stop"});
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("all brokers are down") != std::string::npos;
-  }, 60s));
+  REQUIRE(p.logged("all brokers are down", 60s));
   const auto stop_sent = std::chrono::steady_clock::now();
-  p.signal(SIGTERM);
-  const auto r1 = p.wait(30s);
+  const auto r1 = p.stop(SIGTERM, 30s);
   const auto stop_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_sent).count();
   INFO(r1.err);
   CHECK(r1.exit_code == 0);
   CHECK(stop_took < 6.5);  // the bound, plus the time this test takes to notice the exit
   CHECK_THAT(r1.err, Catch::Contains("pricepipe stopped"));
-  std::vector<Record> printed = parse_whole_envelopes(r1.out);
+  const std::vector<Record> printed = parse_whole_envelopes(r1.out);
   CHECK(r1.out.back() == '\n');
 
   kafka_sh({"start"});
-  const auto r2 = run_process(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=300"}), 180s);
+  const auto [r2, c] = run_and_compare(pipeline_args(topic, group, {"--producer.rate=0", "--producer.count=300"}),
+                                       test_brokers(), topic, 180s, printed);
   INFO(r2.err);
   REQUIRE(r2.exit_code == 0);
-  const auto second = parse_envelopes(r2.out);
-  printed.insert(printed.end(), second.begin(), second.end());
-  require_all_printed(compare_with_topic(printed, test_brokers(), topic));
+  require_all_printed(c);
 }
 
 TEST_CASE("no broker within kafka.connect_timeout_s: exit 69 naming the brokers tried", "[integration]") {

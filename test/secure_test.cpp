@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -15,6 +14,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "scenario.hpp"
 
 using namespace pricepipe::test;
 using namespace std::chrono_literals;
@@ -51,11 +51,6 @@ std::vector<Record> kcat_read_secure(const std::string& topic, const std::map<st
   return records;
 }
 
-std::vector<Record> sorted(std::vector<Record> records) {
-  std::sort(records.begin(), records.end());
-  return records;
-}
-
 // A config file holding the secure client settings in its [librdkafka] section.
 std::string write_secure_config(const std::map<std::string, std::string>& settings, mode_t mode) {
   const std::string path = "/tmp/" + unique_name("pp-secure") + ".conf";
@@ -81,12 +76,16 @@ TEST_CASE("events go through a SASL_SSL listener with SCRAM-SHA-512 and kcat see
   for (const char* option : {"--producer.rate=0", "--producer.count=500", "--consumer.exit_after=500"}) {
     extra.push_back(option);
   }
-  const auto r = run_process(pipeline_args(test_secure_brokers(), topic, unique_name("g"), extra), 180s);
+  const auto r = run_to_exit(pipeline_args(test_secure_brokers(), topic, unique_name("g"), extra), 180s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  const auto printed = sorted(parse_envelopes(r.out));
-  CHECK(printed.size() == kEvents);
-  CHECK(printed == sorted(kcat_read_secure(topic, settings)));
+  const auto c = compare_with_topic(r.records(), kcat_read_secure(topic, settings));
+  INFO(c.describe());
+  CHECK(c.printed_count == kEvents);
+  // What was printed equals what is in the topic, record for record.
+  CHECK(c.duplicates.empty());
+  CHECK(c.missing.empty());
+  CHECK(c.extra.empty());
   CHECK_FALSE(mentions(r.err, settings.at("sasl.password")));
 }
 
@@ -94,19 +93,17 @@ TEST_CASE("a wrong SASL password is logged clearly and retried until SIGTERM sto
           "[integration]") {
   const auto settings = secure_client_settings();
   const std::string wrong = "wrong-" + unique_name("pw");
-  Process p(pipeline_args(test_secure_brokers(), unique_name("secure-badpw"), unique_name("g"),
-                          librdkafka_args(settings, wrong)));
+  Daemon p(pipeline_args(test_secure_brokers(), unique_name("secure-badpw"), unique_name("g"),
+                         librdkafka_args(settings, wrong)));
   // librdkafka's own words: "SASL authentication error: Authentication failed during
   // authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512".
   static const std::regex auth_error("SASL authentication error: .*invalid credentials");
   CHECK(p.read_until([](const std::string&, const std::string& err) { return std::regex_search(err, auth_error); },
                      60s));
   // Still trying after several seconds: the start-up wait for the broker keeps going.
-  CHECK(p.read_until([](const std::string&, const std::string& err) { return mentions(err, "waiting for Kafka at"); },
-                     60s));
+  CHECK(p.logged("waiting for Kafka at", 60s));
   std::this_thread::sleep_for(3s);
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK_THAT(r.err, Catch::Contains("SIGTERM received: stopping gracefully"));  // it was alive
   CHECK_FALSE(r.timed_out);
@@ -145,18 +142,16 @@ TEST_CASE("secrets in a config file are masked and a file readable by others get
   const std::string topic = unique_name("secure-file");
   std::vector<std::string> args = pipeline_args(test_secure_brokers(), topic, unique_name("g"), {"--producer.rate=100"});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 20; }, 120s));
+  Daemon p(args);
+  REQUIRE(p.printed(20, 120s));
   CHECK_THAT(p.err(), Catch::Contains(warning));
   REQUIRE(chmod(path.c_str(), 0600) == 0);
   p.signal(SIGHUP);
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) { return mentions(err, "reload: "); }, 30s));
+  REQUIRE(p.logged("reload: ", 30s));
   REQUIRE(chmod(path.c_str(), 0644) == 0);
   p.signal(SIGHUP);
-  REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return mentions(err, "reload: " + warning); },
-                       30s));
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  REQUIRE(p.logged("reload: " + warning, 30s));
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   // One warning at start, none on the first reload (0600), one on the second (0644).
@@ -164,10 +159,11 @@ TEST_CASE("secrets in a config file are masked and a file readable by others get
   for (std::size_t at = r.err.find(warning); at != std::string::npos; at = r.err.find(warning, at + 1)) ++warnings;
   CHECK(warnings == 2);
   CHECK_FALSE(mentions(r.err, password));
-  const auto printed = sorted(parse_envelopes(r.out));
-  CHECK(printed.size() >= 20);
-  // What was printed is in the topic (the producer may have sent more before it stopped).
-  const auto in_topic = sorted(kcat_read_secure(topic, settings));
-  CHECK(std::includes(in_topic.begin(), in_topic.end(), printed.begin(), printed.end()));
+  const auto c = compare_with_topic(r.records(), kcat_read_secure(topic, settings));
+  INFO(c.describe());
+  CHECK(c.printed_count >= 20);
+  // What was printed is in the topic, each once (the producer may have sent more before it stopped).
+  CHECK(c.duplicates.empty());
+  CHECK(c.extra.empty());
   std::remove(path.c_str());
 }

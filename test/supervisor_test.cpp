@@ -14,6 +14,7 @@
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "scenario.hpp"
 #include "test_support.hpp"
 
 using namespace pricepipe::test;
@@ -22,8 +23,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // Printed exactly once each, and exactly what is in the topic.
-void require_topic_printed_once(const std::string& topic, const std::string& out) {
-  const auto c = compare_with_topic(parse_envelopes(out), test_brokers(), topic);
+void require_printed_once(const TopicComparison& c) {
   INFO(c.describe());
   CHECK(c.duplicates.empty());
   CHECK(c.missing.empty());  // the same set: nothing missing,
@@ -64,22 +64,15 @@ std::map<std::int32_t, std::int64_t> lag_of(const std::string& metrics, const st
   return lag;
 }
 
-int p_stop(Process& p) {
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
-  INFO(r.err);
-  return r.exit_code;
-}
-
 }  // namespace
 
 TEST_CASE("a worker that throws is restarted with growing delays and nothing is lost", "[integration]") {
   const std::string topic = unique_name("throw");
-  const auto r = run_process(pipeline_args(topic, unique_name("g"),
-                                      {"--producer.rate=1000", "--producer.count=3000",
-                                       "--supervisor.backoff_initial_ms=300",
-                                       "--unsafe-fault-injection=producer:throw:200:3,consumer:throw:500:1"}),
-                             180s);
+  const auto [r, c] = run_and_compare(pipeline_args(topic, unique_name("g"),
+                                                    {"--producer.rate=1000", "--producer.count=3000",
+                                                     "--supervisor.backoff_initial_ms=300",
+                                                     "--unsafe-fault-injection=producer:throw:200:3,consumer:throw:500:1"}),
+                                      test_brokers(), topic, 180s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   const auto delays = restart_delays_ms(r.err, "producer");
@@ -89,8 +82,8 @@ TEST_CASE("a worker that throws is restarted with growing delays and nothing is 
   CHECK(restart_delays_ms(r.err, "consumer").size() == 1);
   CHECK_THAT(r.err, Catch::Contains("restart 3 of 10 within 60 s"));
   CHECK_THAT(r.err, Catch::Contains("producer_restarts=3 consumer_restarts=1"));
-  require_topic_printed_once(topic, r.out);
-  CHECK(kcat_read(test_brokers(), topic).size() == 3000);
+  require_printed_once(c);
+  CHECK(c.in_topic.size() == 3000);
 }
 
 TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[integration]") {
@@ -108,19 +101,19 @@ TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[
 
 TEST_CASE("a hung worker is detected by its missing heartbeat and restarted", "[integration]") {
   const std::string topic = unique_name("hang");
-  const auto r = run_process(pipeline_args(topic, unique_name("g"),
-                                      {"--producer.rate=1000", "--producer.count=4000",
-                                       "--supervisor.stall_timeout_s=2", "--supervisor.backoff_initial_ms=100",
-                                       "--unsafe-fault-injection=consumer:hang:1000:1,producer:hang:2000:1"}),
-                             180s);
+  const auto [r, c] = run_and_compare(pipeline_args(topic, unique_name("g"),
+                                                    {"--producer.rate=1000", "--producer.count=4000",
+                                                     "--supervisor.stall_timeout_s=2", "--supervisor.backoff_initial_ms=100",
+                                                     "--unsafe-fault-injection=consumer:hang:1000:1,producer:hang:2000:1"}),
+                                      test_brokers(), topic, 180s);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("consumer worker stalled: no heartbeat for"));
   CHECK_THAT(r.err, Catch::Contains("producer worker stalled: no heartbeat for"));
   CHECK(restart_delays_ms(r.err, "consumer").size() == 1);
   CHECK(restart_delays_ms(r.err, "producer").size() == 1);
-  require_topic_printed_once(topic, r.out);
-  CHECK(kcat_read(test_brokers(), topic).size() == 4000);
+  require_printed_once(c);
+  CHECK(c.in_topic.size() == 4000);
 }
 
 TEST_CASE("SIGHUP with a new rate applies it live without restarting a worker", "[integration]") {
@@ -129,18 +122,15 @@ TEST_CASE("SIGHUP with a new rate applies it live without restarting a worker", 
   const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "", 5);
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 5; }, 60s));
+  Daemon p(args);
+  REQUIRE(p.printed(5, 60s));
   write_config(path, "", 2000);
   p.signal(SIGHUP);
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("reload: applied") != std::string::npos;
-  }, 30s));
+  REQUIRE(p.logged("reload: applied", 30s));
   const std::size_t before = complete_lines(p.out());
   // At 5/s, 3,000 more lines would take ten minutes; at the new rate they come in seconds.
-  CHECK(p.read_until([before](const std::string& out, const std::string&) { return complete_lines(out) >= before + 3000; }, 60s));
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  CHECK(p.printed(before + 3000, 60s));
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("reload: changed: producer.rate=2000"));
@@ -155,17 +145,14 @@ TEST_CASE("SIGHUP with a broken file keeps the daemon running on the old config"
   const std::string path = write_config("/tmp/" + unique_name("pp") + ".conf", "");
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {"--producer.rate=200"});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 10; }, 60s));
+  Daemon p(args);
+  REQUIRE(p.printed(10, 60s));
   { std::ofstream(path, std::ios::app) << "\n[producer]\nspeed = fast\n"; }
   p.signal(SIGHUP);
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("keeping the running configuration") != std::string::npos;
-  }, 30s));
+  REQUIRE(p.logged("keeping the running configuration", 30s));
   const std::size_t before = complete_lines(p.out());
-  CHECK(p.read_until([before](const std::string& out, const std::string&) { return complete_lines(out) >= before + 100; }, 60s));
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  CHECK(p.printed(before + 100, 60s));
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains(path) && Catch::Contains("producer.speed"));
@@ -180,8 +167,8 @@ TEST_CASE("50 SIGHUPs that restart both workers while events flow lose and repea
   write_config(path, variant_a);
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {"--producer.rate=2000", "--producer.count=30000"});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 1000; }, 60s));
+  Daemon p(args);
+  REQUIRE(p.printed(1000, 60s));
   for (int i = 0; i < 50; ++i) {
     write_config(path, i % 2 == 0 ? variant_b : variant_a);
     p.signal(SIGHUP);
@@ -192,8 +179,9 @@ TEST_CASE("50 SIGHUPs that restart both workers while events flow lose and repea
   REQUIRE_FALSE(r.timed_out);
   CHECK(r.exit_code == 0);  // ran to the end of producer.count through every reload
   CHECK_THAT(r.err, Catch::Contains("producer restarted; consumer restarted"));
-  require_topic_printed_once(topic, r.out);
-  CHECK(kcat_read(test_brokers(), topic).size() == 30000);
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
+  require_printed_once(c);
+  CHECK(c.in_topic.size() == 30000);
   std::remove(path.c_str());
 }
 
@@ -203,25 +191,21 @@ TEST_CASE("SIGHUP with producer.enabled=false stops the producer and the consume
   std::ofstream(path) << "[producer]\nrate = 500\n";
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 200; }, 60s));
+  Daemon p(args);
+  REQUIRE(p.printed(200, 60s));
   std::ofstream(path) << "[producer]\nrate = 500\nenabled = false\n";
   p.signal(SIGHUP);
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("reload: applied; producer stopped (disabled)") != std::string::npos;
-  }, 60s));
+  REQUIRE(p.logged("reload: applied; producer stopped (disabled)", 60s));
   // The consumer goes on and prints everything the producer wrote.
   const auto in_topic = [&] { return kcat_read(test_brokers(), topic).size(); };
   const std::size_t written = in_topic();
-  REQUIRE(p.read_until([written](const std::string& out, const std::string&) { return complete_lines(out) >= written; },
-                       60s));
+  REQUIRE(p.printed(written, 60s));
   CHECK(in_topic() == written);  // nothing produced after the reload
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, !Catch::Contains("producer restarted"));
-  require_topic_printed_once(topic, r.out);
+  require_printed_once(compare_with_topic(r.records(), test_brokers(), topic));
   std::remove(path.c_str());
 }
 
@@ -258,7 +242,7 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off
   write_with_port(first);
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {});
   args[2] = path;
-  Process p(args);
+  Daemon p(args);
   REQUIRE(eventually([&] { return healthz(first) == "ok\n"; }, 60s));
 
   write_with_port(second);
@@ -278,13 +262,11 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off
   p.signal(SIGHUP);
   REQUIRE(p.read_until([&](const std::string&, const std::string& err) { return applied(err).size() == 3; }, 60s));
   const std::size_t written = kcat_read(test_brokers(), topic).size();
-  REQUIRE(p.read_until([written](const std::string& out, const std::string&) { return complete_lines(out) >= written; },
-                       60s));
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  REQUIRE(p.printed(written, 60s));
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  require_topic_printed_once(topic, r.out);
+  require_printed_once(compare_with_topic(r.records(), test_brokers(), topic));
   std::remove(path.c_str());
 }
 
@@ -294,7 +276,7 @@ TEST_CASE("readyz turns 503 within 15 s while the broker is down, livez stays 20
   const std::string topic = unique_name("health");
   const int port = free_port();
   const std::string port_arg = "--supervisor.http_port=" + std::to_string(port);
-  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=50", port_arg}));
   const auto probe = [&port_arg](const char* which) {
     return run_process({pricepipe_binary(), std::string("--health-check=") + which, port_arg}, 10s).exit_code;
   };
@@ -323,8 +305,7 @@ TEST_CASE("readyz turns 503 within 15 s while the broker is down, livez stays 20
   kafka_sh({"start"});
   CHECK(eventually([&] { return ready() == 0; }, 90s));
   CHECK(probe("live") == 0);
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
 }
@@ -353,8 +334,8 @@ TEST_CASE("consumer lag in /metrics: the kcat backlog while nothing is committed
   std::vector<std::string> args =
       pipeline_args(topic, group, {"--producer.enabled=false", "--supervisor.http_port=" + std::to_string(port)});
   args[2] = path;
-  Process p(args);
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 3000; }, 60s));
+  Daemon p(args);
+  REQUIRE(p.printed(3000, 60s));
   std::map<std::int32_t, std::int64_t> before;
   CHECK(eventually([&] {
     before = lag_of(http_get(port, "/metrics"), topic);
@@ -369,11 +350,9 @@ TEST_CASE("consumer lag in /metrics: the kcat backlog while nothing is committed
     after = lag_of(http_get(port, "/metrics"), topic);
     return after == std::map<std::int32_t, std::int64_t>{{0, 0}, {1, 0}, {2, 0}};
   }, 60s));
-  CHECK(p.read_until([](const std::string&, const std::string& err) { return err.find(" lag=0") != std::string::npos; },
-                     30s));  // the stats line carries the total
+  CHECK(p.logged(" lag=0", 30s));          // the stats line carries the total
   CHECK(complete_lines(p.out()) == 3000);  // nothing printed twice by the restart
-  p.signal(SIGTERM);
-  const auto r = p.wait(60s);
+  const auto r = p.stop(SIGTERM, 60s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   std::remove(path.c_str());
@@ -389,16 +368,16 @@ TEST_CASE("with more consumers than partitions the idle one is ready and reports
                                         produce ? "--producer.enabled=true" : "--producer.enabled=false",
                                         "--supervisor.http_port=" + std::to_string(port)});
   };
-  Process a(args(port_a, true));
+  Daemon a(args(port_a, true));
   REQUIRE(eventually([&] { return lag_of(http_get(port_a, "/metrics"), topic).size() == 1; }, 60s));
-  Process b(args(port_b, false));
+  Daemon b(args(port_b, false));
   // After the rebalance exactly one of them holds partition 0; both are ready.
   CHECK(eventually([&] {
     return http_get(port_a, "/readyz") == "ok\n" && http_get(port_b, "/readyz") == "ok\n" &&
            lag_of(http_get(port_a, "/metrics"), topic).size() + lag_of(http_get(port_b, "/metrics"), topic).size() == 1;
   }, 60s));
-  CHECK(p_stop(a) == 0);
-  CHECK(p_stop(b) == 0);
+  CHECK(a.stop(SIGTERM, 60s).exit_code == 0);
+  CHECK(b.stop(SIGTERM, 60s).exit_code == 0);
 }
 
 TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integration]") {
@@ -407,18 +386,13 @@ TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integr
   // until 1.5 s before it (a stop that is left alone ends with exit 0: resilience_test.cpp).
   BrokerGuard guard;
   const std::string topic = unique_name("stop-twice");
-  Process p(pipeline_args(topic, unique_name("g"), {"--producer.rate=500", "--supervisor.shutdown_timeout_s=60"}));
-  REQUIRE(p.read_until([](const std::string& out, const std::string&) { return complete_lines(out) >= 50; }, 60s));
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=500", "--supervisor.shutdown_timeout_s=60"}));
+  REQUIRE(p.printed(50, 60s));
   kafka_sh({"stop"});
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("all brokers are down") != std::string::npos;
-  }, 60s));
+  REQUIRE(p.logged("all brokers are down", 60s));
   p.signal(SIGTERM);
-  REQUIRE(p.read_until([](const std::string&, const std::string& err) {
-    return err.find("SIGTERM received") != std::string::npos;
-  }, 30s));
-  p.signal(SIGTERM);
-  const auto r = p.wait(20s);  // far below the 60 s bound
+  REQUIRE(p.logged("SIGTERM received", 30s));
+  const auto r = p.stop(SIGTERM, 20s);  // far below the 60 s bound
   INFO(r.err);
   CHECK_FALSE(r.timed_out);
   CHECK(r.exit_code == 1);
