@@ -2,7 +2,7 @@
 # 2.8.0): built with the same scripts CI runs (scripts/install-deps.sh, scripts/build.sh) and
 # shipped as a small runtime with only the binary, the packages of the shared libraries it
 # loads (scripts/runtime-packages.sh) and the config. Runs as a non-root user; stops on SIGTERM;
-# health-checked through pricepipe's own /healthz probe.
+# health-checked through pricepipe's own liveness probe (--health-check=live, /livez).
 
 FROM debian:13-slim AS build
 WORKDIR /src

@@ -18,6 +18,12 @@ done
 # The image and the compose files must agree on what they run.
 grep -q 'bash scripts/install-deps.sh build' Dockerfile || fail "Dockerfile does not use install-deps.sh"
 grep -q 'bash scripts/build.sh build' Dockerfile || fail "Dockerfile does not use build.sh"
+# Docker (and an autoheal) acts on the container's health: liveness, which a restart cures,
+# not readiness, which a broker outage fails.
+for file in Dockerfile docker-compose.yml docker-compose.cluster.yml; do
+  grep -q '"--health-check=live"\]' "$file" || fail "$file: the pricepipe health check is not --health-check=live"
+  ! grep -q -- '--health-check=ready' "$file" || fail "$file: a health check follows readiness"
+done
 
 # The install layout for both prefixes: /usr (config in /etc/pricepipe, as the README's
 # systemd recipe and the Dockerfile use it) and /usr/local (config in /usr/local/etc). The

@@ -31,4 +31,10 @@ std::uint64_t Assignment::revoking(const std::vector<std::int32_t>& partitions, 
   return unconfirmed;
 }
 
+void Assignment::keep_owned(std::map<std::int32_t, std::int64_t>& per_partition) const {
+  for (auto it = per_partition.begin(); it != per_partition.end();) {
+    it = owns(it->first) ? std::next(it) : per_partition.erase(it);
+  }
+}
+
 }  // namespace pricepipe

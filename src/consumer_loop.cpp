@@ -402,9 +402,7 @@ void ConsumerLoop::statistics(const std::string& json) {
   spdlog::trace("consumer: librdkafka statistics: {}", json);
   ClientStats stats = read_stats(json, settings_.kafka.topic);
   ctx_->set_broker_reachable(stats.broker_up);
-  for (auto it = stats.lag.begin(); it != stats.lag.end();) {
-    it = assignment_.owns(it->first) ? std::next(it) : stats.lag.erase(it);
-  }
+  assignment_.keep_owned(stats.lag);
   metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
 }
 

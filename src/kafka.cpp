@@ -6,7 +6,6 @@
 #include <memory>
 #include <string>
 
-#include "pricepipe/worker_settings.hpp"
 
 namespace pricepipe {
 
@@ -86,16 +85,8 @@ std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, co
   return conf;
 }
 
-std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
-                                                const std::string& brokers) {
-  if (role == ClientRole::kProducer) return make_producer_conf(brokers, producer_worker_settings(config).librdkafka);
-  const ConsumerWorkerSettings settings = consumer_worker_settings(config);
-  return make_consumer_conf(brokers, settings.consumer, settings.librdkafka);
-}
-
 KafkaEventHandler::KafkaEventHandler(std::string client, std::function<void(const std::string&)> on_stats)
     : client_(std::move(client)), on_stats_(std::move(on_stats)) {}
-
 
 void KafkaEventHandler::event_cb(RdKafka::Event& event) {
   switch (event.type()) {

@@ -329,15 +329,15 @@ void Supervisor::update_health(Clock::time_point now) {
   const HealthAssessment health = policy_->assess(now, observe());
   // config_ is the supervisor thread's; the endpoint reads the board's copy of the bound.
   health_.publish(health.live, health.ready, now, std::chrono::seconds(config_.supervisor.stall_timeout_s));
-  if (!health.workers_alive) return;
-  if (!ready_sent_) {
+  if (health.workers_alive && !ready_sent_) {
     systemd_.notify("READY=1");
     ready_sent_ = true;
   }
-  // The watchdog is fed only while the workers are alive: a hung worker that the restart
-  // policy cannot cure gets the whole service restarted by systemd. (And by stop(), while
-  // a worker stops within its bound.)
-  systemd_.feed_watchdog(now);
+  // The watchdog follows liveness (/livez): fed while every worker heartbeats or waits for a
+  // restart the supervisor scheduled, so a hung worker that the restart policy cannot cure
+  // gets the whole service restarted by systemd. (Also fed by stop() and by a reload while a
+  // worker stops within its bound.)
+  if (ready_sent_ && health.live.ok) systemd_.feed_watchdog(now);
 }
 
 std::string Supervisor::render_metrics() const {

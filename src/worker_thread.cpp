@@ -6,17 +6,6 @@
 
 namespace pricepipe {
 
-const char* to_string(WorkerState state) {
-  switch (state) {
-    case WorkerState::kIdle: return "idle";
-    case WorkerState::kRunning: return "running";
-    case WorkerState::kCompleted: return "completed";
-    case WorkerState::kStopped: return "stopped";
-    case WorkerState::kFailed: return "failed";
-  }
-  return "unknown";
-}
-
 WorkerThread::WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop)
     : name_(std::move(name)), loop_(std::move(loop)) {}
 

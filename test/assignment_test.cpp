@@ -2,6 +2,7 @@
 // librdkafka, no broker.
 #include "catch_compat.hpp"
 
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -110,4 +111,18 @@ TEST_CASE("a revoke whose flush fails throws and commits nothing", "[unit][consu
   assignment.assigned({0});
   CHECK_THROWS_WITH(assignment.revoking({0}, true), Catch::Contains("cannot write"));
   CHECK(fake.calls == std::vector<std::string>{"flush"});
+}
+
+TEST_CASE("only the partitions owned now keep their lag", "[unit][consumer]") {
+  OffsetBook book;
+  FakeHooks fake;
+  Assignment assignment(book, fake.hooks());
+  assignment.assigned({0, 1});
+  std::map<std::int32_t, std::int64_t> lag{{0, 5}, {1, 7}, {2, 9}};  // 2 was never assigned
+  assignment.keep_owned(lag);
+  CHECK(lag == std::map<std::int32_t, std::int64_t>{{0, 5}, {1, 7}});
+  assignment.revoking({1}, true);
+  lag = {{0, 5}, {1, 7}};  // statistics taken before the revoke
+  assignment.keep_owned(lag);
+  CHECK(lag == std::map<std::int32_t, std::int64_t>{{0, 5}});
 }

@@ -211,7 +211,7 @@ class NotifySocket {
   }
   const std::string& path() const { return path_; }
   // Collects messages until one contains `wanted` or the timeout passes.
-  bool wait_for(const std::string& wanted, std::chrono::seconds timeout) {
+  bool wait_for(const std::string& wanted, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       pollfd p{fd_, POLLIN, 0};
@@ -308,6 +308,35 @@ TEST_CASE("sd_notify: WATCHDOG keeps coming while a reload waits for a slow work
   }
   CHECK(longest_gap <= 1.5);
   std::remove(path.c_str());
+}
+
+TEST_CASE("sd_notify: WATCHDOG keeps coming while a failed worker waits for its scheduled restart", "[embedded]") {
+  // The consumer throws after its first event, once; its restart comes 3-4 s later (backoff
+  // with jitter), longer than the watchdog's 1 s. Waiting for a scheduled restart is live
+  // (/livez), and the watchdog follows liveness.
+  NotifySocket notify;
+  std::vector<std::string> args{"env", "NOTIFY_SOCKET=" + notify.path(), "WATCHDOG_USEC=1000000"};
+  for (const auto& a : pricepipe_args({"--producer.rate=100", "--unsafe-fault-injection=consumer:throw:1:1",
+                                       "--supervisor.backoff_initial_ms=4000", "--supervisor.backoff_max_ms=4000"})) {
+    args.push_back(a);
+  }
+  Process p(args);
+  REQUIRE(notify.wait_for("READY=1", 60s));
+  const auto restart_scheduled = [](const std::string&, const std::string& err) {
+    return err.find("restarting in") != std::string::npos;
+  };
+  REQUIRE(p.read_until(restart_scheduled, 60s));
+  notify.wait_for("no such message", 50ms);  // takes what was sent before
+  const std::size_t failed = notify.messages.size();
+  notify.wait_for("no such message", 2500ms);  // what comes in the next 2.5 s; the restart is later
+  std::size_t watchdogs = 0;
+  for (std::size_t i = failed; i < notify.messages.size(); ++i) watchdogs += notify.messages[i] == "WATCHDOG=1";
+  CHECK(watchdogs >= 3);  // every 0.5 s
+  p.signal(SIGTERM);
+  const auto r = p.wait(30s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("injected") && Catch::Contains("restarting in"));
 }
 
 TEST_CASE("a supervisor.http_port that cannot be bound is a config error (78)", "[embedded]") {

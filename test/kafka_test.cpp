@@ -25,6 +25,7 @@
 #include "pricepipe/kafka_handles.hpp"
 #include "pricepipe/kafka_stats.hpp"
 #include "pricepipe/mock_cluster.hpp"
+#include "pricepipe/worker_settings.hpp"
 #include "mock_cluster_support.hpp"
 
 using namespace pricepipe;
@@ -46,6 +47,15 @@ TEST_CASE("broker reachability is read from librdkafka statistics", "[unit][kafk
 }
 
 namespace {
+// What the daemon's consumer and producer get from `config`.
+std::unique_ptr<RdKafka::Conf> consumer_conf(const Config& config) {
+  const ConsumerWorkerSettings settings = consumer_worker_settings(config);
+  return make_consumer_conf("127.0.0.1:9092", settings.consumer, settings.librdkafka);
+}
+std::unique_ptr<RdKafka::Conf> producer_conf(const Config& config) {
+  return make_producer_conf("127.0.0.1:9092", producer_worker_settings(config).librdkafka);
+}
+
 std::string conf_value(const RdKafka::Conf& conf, const std::string& name) {
   std::string value;
   REQUIRE(conf.get(name, value) == RdKafka::Conf::CONF_OK);
@@ -56,16 +66,16 @@ std::string conf_value(const RdKafka::Conf& conf, const std::string& name) {
 TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* says otherwise",
           "[unit][kafka]") {
   Config config;
-  auto consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  auto consumer = consumer_conf(config);
   CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "10");
   CHECK(conf_value(*consumer, "queued.min.messages") == "20000");
   CHECK(conf_value(*consumer, "enable.auto.offset.store") == "false");
-  auto producer = make_client_conf(config, ClientRole::kProducer, "127.0.0.1:9092");
+  auto producer = producer_conf(config);
   CHECK(conf_value(*producer, "queued.min.messages") == "100000");  // librdkafka's default
 
   config.librdkafka.consumer["fetch.queue.backoff.ms"] = "1000";
   config.librdkafka.common["queued.min.messages"] = "500";
-  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  consumer = consumer_conf(config);
   CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "1000");
   CHECK(conf_value(*consumer, "queued.min.messages") == "500");
 }
@@ -74,15 +84,15 @@ TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are commit
           "[unit][kafka]") {
   Config config;
   config.consumer.group_id = "g";
-  auto consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  auto consumer = consumer_conf(config);
   std::string unset;
   CHECK(consumer->get("group.instance.id", unset) != RdKafka::Conf::CONF_OK);  // dynamic by default
   CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "1000");
   config.consumer.instance_id = "host-a";
-  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  consumer = consumer_conf(config);
   CHECK(conf_value(*consumer, "group.instance.id") == "host-a");
   config.librdkafka.consumer["auto.commit.interval.ms"] = "5000";  // still the user's to change
-  consumer = make_client_conf(config, ClientRole::kConsumer, "127.0.0.1:9092");
+  consumer = consumer_conf(config);
   CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "5000");
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -37,6 +38,9 @@ class Assignment {
 
   const std::set<std::int32_t>& partitions() const { return partitions_; }
   bool owns(std::int32_t partition) const { return partitions_.count(partition) != 0; }
+  // Keeps the per-partition values (the lag from librdkafka's statistics) of the partitions
+  // owned now, so that one revoked or never assigned is not reported.
+  void keep_owned(std::map<std::int32_t, std::int64_t>& per_partition) const;
   // The group gave this member its share (possibly empty), and nothing was revoked since
   // without a new assignment.
   bool has_assignment() const { return has_assignment_; }

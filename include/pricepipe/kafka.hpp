@@ -1,5 +1,5 @@
 #pragma once
-// librdkafka plumbing: configuration objects built from Config, and the event callback that
+// librdkafka plumbing: configuration objects built from the settings (config.hpp), and the event callback that
 // routes librdkafka's logs into spdlog and flags fatal errors. Topic administration is in
 // kafka_admin.hpp, the embedded mode's mock cluster in mock_cluster.hpp.
 
@@ -22,8 +22,6 @@ class KafkaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class ClientRole { kProducer, kConsumer };
-
 
 // A librdkafka configuration for a producer: pricepipe's defaults (the delivery promise),
 // then `properties` (the pass-through). `brokers` is the bootstrap list to use (the mock
@@ -32,9 +30,6 @@ std::unique_ptr<RdKafka::Conf> make_producer_conf(const std::string& brokers, co
 // The same for a consumer of `consumer.group_id`: offsets stored only after printing.
 std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, const ConsumerSettings& consumer,
                                                   const ClientProperties& properties);
-// What the worker of `role` gets from `config` (worker_settings.hpp, then one of the above).
-std::unique_ptr<RdKafka::Conf> make_client_conf(const Config& config, ClientRole role,
-                                                const std::string& brokers);
 
 // Receives librdkafka's events on its threads: logs go to spdlog, errors are logged
 // (transport errors once per state change), and fatal errors are remembered for the owning

@@ -16,7 +16,7 @@
 #include "pricepipe/config.hpp"
 #include "pricepipe/health.hpp"
 #include "pricepipe/restart_policy.hpp"
-#include "pricepipe/worker_thread.hpp"
+#include "pricepipe/worker_state.hpp"
 
 namespace pricepipe {
 
@@ -74,7 +74,8 @@ struct Action {
 struct HealthAssessment {
   HealthStatus live;
   HealthStatus ready;
-  // Every enabled worker runs (or finished its job) and heartbeats: for READY=1 and WATCHDOG=1.
+  // Every enabled worker runs (or finished its job) and heartbeats: for READY=1. WATCHDOG=1
+  // follows `live`.
   bool workers_alive = false;
 };
 

@@ -16,18 +16,9 @@
 
 #include "pricepipe/worker_context.hpp"
 #include "pricepipe/worker_loop.hpp"
+#include "pricepipe/worker_state.hpp"
 
 namespace pricepipe {
-
-enum class WorkerState {
-  kIdle,       // not started
-  kRunning,
-  kCompleted,  // finished its job (producer.count, consumer.exit_after, drained)
-  kStopped,    // stopped on request
-  kFailed,     // threw, or hit a fatal librdkafka error
-};
-
-const char* to_string(WorkerState state);
 
 class WorkerThread {
  public:

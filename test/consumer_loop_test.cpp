@@ -57,7 +57,8 @@ void produce_events(const std::string& brokers, const std::string& topic, int n)
   REQUIRE(producer->flush(10000) == RdKafka::ERR_NO_ERROR);
 }
 
-Config worker_config(const std::string& topic, const std::string& group, const RawSettings& extra = {}) {
+ConsumerWorkerSettings consumer_settings(const std::string& topic, const std::string& group,
+                                         const RawSettings& extra = {}) {
   RawSettings overrides = extra;
   const auto set = [&overrides](const std::string& key, const std::string& value) {
     overrides[key] = RawSetting{value, "test", true};
@@ -66,7 +67,7 @@ Config worker_config(const std::string& topic, const std::string& group, const R
   set("kafka.partitions", "1");
   set("consumer.group_id", group);
   set("supervisor.shutdown_timeout_s", "2");  // commits wait at most 1 s
-  return build_config({}, overrides);
+  return consumer_worker_settings(build_config({}, overrides));
 }
 
 // The group's committed offset of partition 0, asked by a consumer of the same group; negative
@@ -142,14 +143,18 @@ class LogCapture : public spdlog::sinks::base_sink<std::mutex> {
   }
 
  protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override { log_.append(msg.payload.data(), msg.payload.size()) += '\n'; }
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    log_.append(msg.payload.data(), msg.payload.size()) += '\n';
+  }
   void flush_() override {}
 
  private:
   std::string log_;
 };
 
-std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+std::size_t lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 // The offset just past the `n`th line of `text` (n >= 1, the line must be there).
 std::size_t nth_line_end(const std::string& text, std::uint64_t n) {
@@ -168,7 +173,7 @@ TEST_CASE("an output that fails part-way through a batch gets nothing more and n
   Sink sink(100);  // a few lines, the last one torn
   Metrics metrics;
   {
-    WorkerThread worker("consumer", std::make_unique<ConsumerLoop>(consumer_worker_settings(worker_config(topic, "g-torn")),
+    WorkerThread worker("consumer", std::make_unique<ConsumerLoop>(consumer_settings(topic, "g-torn"),
                                                                   cluster.bootstraps(), metrics, sink.file()));
     worker.start();
     REQUIRE(eventually([&] { return worker.state() == WorkerState::kFailed; }, 30s, 20ms));
@@ -209,13 +214,14 @@ TEST_CASE("a revoke whose commit the coordinator does not answer is bounded like
   // No auto-commit before the revoke, so the revoke has something of its own to commit.
   const RawSettings no_auto_commit{{"librdkafka.consumer.auto.commit.interval.ms", {"600000", "test", true}}};
   auto worker = std::make_unique<WorkerThread>(
-      "consumer", std::make_unique<ConsumerLoop>(consumer_worker_settings(worker_config(topic, group, no_auto_commit)), cluster.bootstraps(),
-                                                 metrics, sink.file()));
+      "consumer", std::make_unique<ConsumerLoop>(consumer_settings(topic, group, no_auto_commit),
+                                                 cluster.bootstraps(), metrics, sink.file()));
   worker->start();
   REQUIRE(eventually([&] { return lines(sink.text()) == kEvents; }, 30s, 20ms));
   // The coordinator answers the next commit only after 15 s.
-  REQUIRE(rd_kafka_mock_broker_push_request_error_rtts(cluster.mock(), 1, kOffsetCommitApiKey, 1,
-                                                       RD_KAFKA_RESP_ERR_NO_ERROR, 15000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  const rd_kafka_resp_err_t delayed = rd_kafka_mock_broker_push_request_error_rtts(
+      cluster.mock(), 1, kOffsetCommitApiKey, 1, RD_KAFKA_RESP_ERR_NO_ERROR, 15000);
+  REQUIRE(delayed == RD_KAFKA_RESP_ERR_NO_ERROR);
   // A second member joins the group: the worker's partition is revoked.
   std::atomic<bool> joined_done{false};
   std::thread second_member([&] {
