@@ -1,7 +1,7 @@
 #pragma once
-// librdkafka plumbing: configuration objects built from the settings (config.hpp), and the event callback that
-// routes librdkafka's logs into spdlog and flags fatal errors. Topic administration is in
-// kafka_admin.hpp, the embedded mode's mock cluster in mock_cluster.hpp.
+// librdkafka plumbing: configuration objects built from the settings (config.hpp), and the
+// event callback that routes librdkafka's logs into spdlog and flags fatal errors. Topic
+// administration is in kafka_admin.hpp, the embedded mode's mock cluster in mock_cluster.hpp.
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -21,7 +21,6 @@ class KafkaError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
 
 // A librdkafka configuration for a producer: pricepipe's defaults (the delivery promise),
 // then `properties` (the pass-through). `brokers` is the bootstrap list to use (the mock
