@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "pricepipe/event.hpp"
-#include "pricepipe/generator.hpp"
+#include "pricepipe/event/event.hpp"
+#include "pricepipe/producer/generator.hpp"
 
 int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;

@@ -5,14 +5,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "pricepipe/command_line.hpp"
-#include "pricepipe/config.hpp"
-#include "pricepipe/config_render.hpp"
-#include "pricepipe/fault.hpp"
-#include "pricepipe/health.hpp"
-#include "pricepipe/logging.hpp"
-#include "pricepipe/supervisor.hpp"
+#include "pricepipe/config/command_line.hpp"
+#include "pricepipe/config/config.hpp"
+#include "pricepipe/config/config_render.hpp"
+#include "pricepipe/ops/health.hpp"
+#include "pricepipe/ops/logging.hpp"
+#include "pricepipe/supervisor/supervisor.hpp"
 #include "pricepipe/version.hpp"
+#include "pricepipe/workers/fault.hpp"
 
 int main(int argc, char** argv) {
   using namespace pricepipe;

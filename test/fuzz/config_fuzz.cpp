@@ -13,9 +13,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "pricepipe/config.hpp"
-#include "pricepipe/config_ini.hpp"
-#include "pricepipe/config_render.hpp"
+#include "pricepipe/config/config.hpp"
+#include "pricepipe/config/config_ini.hpp"
+#include "pricepipe/config/config_render.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "pricepipe/event.hpp"
+#include "pricepipe/event/event.hpp"
 
 namespace {
 

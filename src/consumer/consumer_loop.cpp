@@ -1,0 +1,480 @@
+#include "pricepipe/consumer/consumer_loop.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "pricepipe/consumer/dead_letter.hpp"
+#include "pricepipe/kafka/kafka.hpp"
+#include "pricepipe/kafka/kafka_admin.hpp"
+#include "pricepipe/kafka/kafka_handles.hpp"
+#include "pricepipe/kafka/kafka_stats.hpp"
+#include "pricepipe/workers/worker_context.hpp"
+
+namespace pricepipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxBatch = 2000;
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+
+// Owns a vector of TopicPartition pointers.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  PartitionList() = default;
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+std::vector<std::int32_t> ids_of(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::vector<std::int32_t> ids;
+  for (const auto* p : partitions) ids.push_back(p->partition());
+  return ids;
+}
+
+enum class CommitResult { kConfirmed, kNothingStored, kFailed, kNoAnswer };
+
+// Commits the consumer's stored offsets and waits for the broker's answer on a queue of its
+// own until `deadline`, calling `wait()` between polls. A synchronous commit (commitSync) waits
+// for a group coordinator without end while the brokers are gone; this one gives up. The queue
+// is released either way (librdkafka keeps its own reference for a late answer). Each
+// partition's result goes to `record(partition, next offset, ok)`.
+CommitResult commit_stored(RdKafka::KafkaConsumer& consumer, Clock::time_point deadline,
+                           const std::function<void()>& wait,
+                           const std::function<void(std::int32_t, std::int64_t, bool)>& record) {
+  rd_kafka_t* rk = consumer.c_ptr();
+  const QueuePtr queue(rd_kafka_queue_new(rk));
+  const rd_kafka_resp_err_t sent = rd_kafka_commit_queue(rk, nullptr, queue.get(), nullptr, nullptr);
+  if (sent == RD_KAFKA_RESP_ERR__NO_OFFSET) return CommitResult::kNothingStored;
+  if (sent != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("consumer: commit: {}", rd_kafka_err2str(sent));
+    return CommitResult::kFailed;
+  }
+  while (Clock::now() < deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const EventPtr event(
+        rd_kafka_queue_poll(queue.get(), static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100))));
+    wait();
+    if (!event || rd_kafka_event_type(event.get()) != RD_KAFKA_EVENT_OFFSET_COMMIT) continue;
+    const rd_kafka_resp_err_t err = rd_kafka_event_error(event.get());
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return CommitResult::kNothingStored;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("consumer: commit failed: {}", rd_kafka_err2str(err));
+      return CommitResult::kFailed;
+    }
+    bool all = true;
+    if (const rd_kafka_topic_partition_list_t* offsets = rd_kafka_event_topic_partition_list(event.get())) {
+      for (int i = 0; i < offsets->cnt; ++i) {
+        const rd_kafka_topic_partition_t& p = offsets->elems[i];
+        record(p.partition, p.offset, p.err == RD_KAFKA_RESP_ERR_NO_ERROR);
+        all = all && p.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      }
+    }
+    return all ? CommitResult::kConfirmed : CommitResult::kFailed;
+  }
+  return CommitResult::kNoAnswer;
+}
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// librdkafka's rebalance and commit callbacks, on the consumer thread (inside consume() or
+// while closing). A failure in a rebalance is kept for the thread to rethrow after consume()
+// returns, since librdkafka calls from C.
+class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::OffsetCommitCb {
+ public:
+  explicit Callbacks(ConsumerLoop& loop) : loop_(loop) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::string names;
+    for (const auto* p : partitions) names += (names.empty() ? "" : ",") + std::to_string(p->partition());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      spdlog::info("consumer: assigned partitions [{}]", names);
+      loop_.assigned(partitions);
+      if (cooperative) delete consumer->incremental_assign(partitions);
+      else consumer->assign(partitions);
+      return;
+    }
+    spdlog::info("consumer: partitions [{}] revoked{}", names,
+                 err == RdKafka::ERR__REVOKE_PARTITIONS ? "" : " (" + RdKafka::err2str(err) + ")");
+    try {
+      loop_.revoking(partitions, err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost());
+    } catch (const std::exception& e) {
+      // The partitions still go: nothing unstored is committed, so their next owner reads it again.
+      error_ = e.what();
+    }
+    if (cooperative) delete consumer->incremental_unassign(partitions);
+    else consumer->unassign();
+  }
+
+  // librdkafka's own commits (auto-commit every second, the one in close()).
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (err != RdKafka::ERR_NO_ERROR) return;
+    for (const auto* p : offsets) loop_.committed(p->partition(), p->offset(), p->err() == RdKafka::ERR_NO_ERROR);
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  ConsumerLoop& loop_;
+  std::string error_;
+};
+
+ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, std::FILE* out,
+                           std::uint64_t already_printed, const ProducedEnds* produced)
+    : settings_(std::move(settings)),
+      brokers_(std::move(brokers)),
+      metrics_(metrics),
+      produced_(produced),
+      codec_(settings_.consumer.price_decimals),
+      envelope_(settings_.consumer.output == ConsumerOutput::kEnvelope),
+      output_(out),
+      assignment_(book_, Assignment::Hooks{[this] { flush_output(); },
+                                           [this] { return commit_bounded("commit before the revoke"); }}),
+      consumed_(metrics.consumed),
+      skipped_(metrics.skipped) {
+  // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
+  const std::uint64_t total = settings_.consumer.exit_after;
+  nothing_left_ = total != 0 && total <= already_printed;
+  exit_after_ = nothing_left_ ? 0 : total - std::min(total, already_printed);
+}
+
+ConsumerLoop::~ConsumerLoop() = default;
+
+void ConsumerLoop::create_consumer() {
+  events_ = std::make_unique<KafkaEventHandler>("consumer", [this](const std::string& json) { statistics(json); });
+  callbacks_ = std::make_unique<Callbacks>(*this);
+  auto conf = make_consumer_conf(brokers_, settings_.consumer, settings_.librdkafka);
+  std::string errstr;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events_.get()), errstr) != RdKafka::Conf::CONF_OK ||
+      conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(callbacks_.get()), errstr) !=
+          RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(callbacks_.get()), errstr) !=
+          RdKafka::Conf::CONF_OK) {
+    throw KafkaError("consumer callbacks: " + errstr);
+  }
+  // Destroyed without librdkafka's blocking consumer close: close_within() does that, bounded.
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+  if (!consumer_) throw KafkaError("cannot create the consumer: " + errstr);
+}
+
+bool ConsumerLoop::setup(WorkerContext& ctx) {
+  ctx_ = &ctx;
+  ctx.set_assigned(false);
+  if (!settings_.consumer.dead_letter_topic.empty()) {
+    dead_letters_ = std::make_unique<DeadLetterQueue>(settings_.consumer.dead_letter_topic, settings_.kafka,
+                                                      settings_.dead_letter_librdkafka, brokers_);
+  }
+  create_consumer();
+  const auto idle = [&ctx](int ms) {
+    ctx.heartbeat();
+    ctx.sleep_for(std::chrono::milliseconds(ms));
+  };
+  const auto keep_going = [&ctx] { return !ctx.stop_requested(); };
+  const bool topic_ready = ensure_topic(*consumer_, settings_.kafka, brokers_, keep_going, idle);
+  if (topic_ready) ctx.set_broker_answered();
+  if (!topic_ready || (dead_letters_ && !dead_letters_->ensure_topic(keep_going, idle))) {
+    close_within(Clock::now() + stop_budget());
+    return false;
+  }
+  const RdKafka::ErrorCode subscribed = consumer_->subscribe({settings_.kafka.topic});
+  if (subscribed != RdKafka::ERR_NO_ERROR) {
+    throw KafkaError("cannot subscribe to " + settings_.kafka.topic + ": " + RdKafka::err2str(subscribed));
+  }
+  spdlog::info("consumer started: topic {}, group {}{}, output {}{}", settings_.kafka.topic, settings_.consumer.group_id,
+               settings_.consumer.instance_id.empty() ? "" : ", instance " + settings_.consumer.instance_id,
+               settings_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
+               dead_letters_ ? ", dead letters to " + settings_.consumer.dead_letter_topic : "");
+  return true;
+}
+
+// Reads up to one batch, prints it, and returns true once the job is complete.
+bool ConsumerLoop::step(WorkerContext& ctx) {
+  if (nothing_left_) return true;
+  ctx.heartbeat();
+  if (events_->fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
+  if (!callbacks_->error().empty()) throw std::runtime_error(callbacks_->error());
+  read_batch();
+  const bool idle = output_.lines() == 0 && !book_.holding();
+  flush_output();
+  publish_batch();
+  if (exit_after_ != 0 && printed_ >= exit_after_) {
+    spdlog::info("consumer: printed {} events (consumer.exit_after)", printed_);
+    return true;
+  }
+  return idle && drained();
+}
+
+void ConsumerLoop::read_batch() {
+  int timeout_ms = 100;
+  for (int n = 0; n < kMaxBatch && output_.text().size() < kMaxBatchBytes; ++n) {
+    if (exit_after_ != 0 && printed_ + output_.lines() >= exit_after_) break;
+    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
+    timeout_ms = 0;
+    const RdKafka::ErrorCode err = msg->err();
+    if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err == RdKafka::ERR_NO_ERROR) {
+      hold(*msg);
+    } else if (err == RdKafka::ERR__PARTITION_EOF) {
+      continue;
+    } else if (err == RdKafka::ERR__FATAL) {
+      throw KafkaError("consumer: fatal error: " + msg->errstr());
+    } else {
+      spdlog::warn("consumer: {}", msg->errstr());
+      break;
+    }
+  }
+}
+
+void ConsumerLoop::hold(RdKafka::Message& msg) {
+  const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
+  consumed_.add();
+  ++read_;
+  const DecodeResult decoded = codec_.decode(payload);
+  if (decoded.ok) {
+    std::string& text = output_.text();
+    if (envelope_) {
+      codec_.encode_envelope(envelope_of(msg), decoded.event, text);
+    } else {
+      codec_.encode(decoded.event, text);
+    }
+    text.push_back('\n');
+    output_.line_added();
+    const auto ts = msg.timestamp();
+    if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps_.push_back(ts.timestamp);
+  } else {
+    skip(msg, decoded.reason);
+  }
+  book_.read(msg.partition(), msg.offset());
+}
+
+EventEnvelope ConsumerLoop::envelope_of(RdKafka::Message& msg) const {
+  EventEnvelope env;
+  env.topic = settings_.kafka.topic;
+  env.partition = msg.partition();
+  env.offset = msg.offset();
+  const auto ts = msg.timestamp();
+  env.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
+  if (msg.key_pointer() != nullptr) {
+    env.key = std::string_view(static_cast<const char*>(msg.key_pointer()), msg.key_len());
+  }
+  return env;
+}
+
+void ConsumerLoop::skip(RdKafka::Message& msg, const std::string& reason) {
+  skipped_.add();
+  if (dead_letters_) dead_letters_->send(msg, reason, [this] { ctx_->heartbeat(); });
+  if (Clock::now() < next_bad_log_) {
+    ++bad_not_logged_;
+    return;
+  }
+  spdlog::warn("consumer: skipped bad message at partition {} offset {}: {}{}", msg.partition(), msg.offset(), reason,
+               bad_not_logged_ ? fmt::format(" ({} more since the last report)", bad_not_logged_) : "");
+  bad_not_logged_ = 0;
+  next_bad_log_ = Clock::now() + std::chrono::seconds(1);
+}
+
+void ConsumerLoop::publish_batch() {
+  consumed_.publish();
+  skipped_.publish();
+  if (batch_timestamps_.empty()) return;
+  // Produce-to-print latency: one clock read per batch, right after it was flushed.
+  const std::int64_t now_ms = wall_clock_ms();
+  for (const std::int64_t ts : batch_timestamps_) latency_batch_.observe_ms(now_ms - ts);
+  batch_timestamps_.clear();
+  metrics_.latency.add(latency_batch_);
+}
+
+void ConsumerLoop::flush_output() {
+  if (output_.failed()) return;
+  // Bad messages of this batch are in the dead-letter topic before anything of it counts as done.
+  if (dead_letters_ && book_.holding()) await_dead_letters();
+  std::uint64_t lines = 0;
+  try {
+    lines = output_.flush();
+  } catch (const OutputError&) {
+    book_.dropped();  // none of the batch is stored: the next run prints all of it again
+    throw;
+  }
+  add(metrics_.printed, lines);
+  printed_ += lines;
+  const auto to_store = book_.printed();
+  if (to_store.empty()) return;
+  PartitionList offsets;
+  for (const auto& [partition, next] : to_store) {
+    offsets.items.push_back(RdKafka::TopicPartition::create(settings_.kafka.topic, partition, next));
+  }
+  const RdKafka::ErrorCode err = consumer_->offsets_store(offsets.items);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    // A partition revoked meanwhile (ERR__STATE): its new owner prints from the last commit.
+    spdlog::debug("consumer: storing offsets: {}", RdKafka::err2str(err));
+  }
+}
+
+void ConsumerLoop::await_dead_letters() {
+  dead_letters_->poll(0);
+  std::optional<Clock::time_point> deadline;
+  while (dead_letters_->outstanding() > 0) {
+    ctx_->heartbeat();
+    if (ctx_->stop_requested() || failing_) {
+      if (!deadline) deadline = Clock::now() + stop_budget();
+      if (Clock::now() >= *deadline) {
+        throw DeadLetterError(fmt::format("{} bad messages not acknowledged by the dead-letter topic in time; "
+                                          "they are read again by the next run",
+                                          dead_letters_->outstanding()));
+      }
+    }
+    dead_letters_->poll(100);
+  }
+  add(metrics_.dead_lettered, dead_letters_->delivered() - dead_letters_counted_);
+  dead_letters_counted_ = dead_letters_->delivered();
+}
+
+bool ConsumerLoop::drained() {
+  if (produced_ == nullptr || Clock::now() < next_drain_check_) return false;
+  const std::optional<PartitionEndOffsets> ends = produced_->sealed();
+  if (!ends) return false;
+  next_drain_check_ = Clock::now() + std::chrono::milliseconds(200);
+  const bool complete = caught_up(*ends);
+  if (complete) spdlog::info("consumer: read everything the producer wrote");
+  return complete;
+}
+
+// From local state, except for assigned partitions this run has read nothing of: their
+// committed offsets come from the group coordinator, in one request bounded by 1 s, so a dead
+// coordinator delays a check by at most that (the caller checks every 200 ms while idle).
+bool ConsumerLoop::caught_up(const PartitionEndOffsets& ends) {
+  PartitionList assigned;
+  if (consumer_->assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return false;
+  PartitionList unread;  // assigned partitions with events to read and none read in this run
+  for (const auto* p : assigned.items) {
+    const auto end = ends.find(p->partition());
+    if (end == ends.end()) continue;
+    const auto read = book_.read_to(p->partition());
+    if (!read) {
+      unread.items.push_back(RdKafka::TopicPartition::create(p->topic(), p->partition()));
+    } else if (*read < end->second) {
+      return false;
+    }
+  }
+  if (unread.items.empty()) return true;
+  // Taken over from another member of the group: it may have read them already.
+  if (consumer_->committed(unread.items, 1000) != RdKafka::ERR_NO_ERROR) return false;
+  for (const auto* p : unread.items) {
+    if (p->offset() < ends.at(p->partition())) return false;
+  }
+  return true;
+}
+
+Clock::duration ConsumerLoop::stop_budget() const {
+  // Half the bound for a commit: closing and the producer's flush share the rest.
+  return std::chrono::milliseconds(std::max(500, settings_.shutdown_timeout_s * 500));
+}
+
+bool ConsumerLoop::commit_bounded(const char* what) {
+  const auto result = commit_stored(
+      *consumer_, Clock::now() + stop_budget(), [this] { ctx_->heartbeat(); },
+      [this](std::int32_t partition, std::int64_t next, bool ok) { committed(partition, next, ok); });
+  if (result == CommitResult::kConfirmed || result == CommitResult::kNothingStored) return true;
+  if (result == CommitResult::kNoAnswer) {
+    spdlog::warn("consumer: {} not confirmed within {} ms (brokers unreachable?)", what,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(stop_budget()).count());
+  }
+  return false;
+}
+
+void ConsumerLoop::committed(std::int32_t partition, std::int64_t next, bool ok) {
+  if (ok && next >= 0) book_.committed(partition, next);
+}
+
+void ConsumerLoop::statistics(const std::string& json) {
+  spdlog::trace("consumer: librdkafka statistics: {}", json);
+  ClientStats stats = read_stats(json, settings_.kafka.topic);
+  ctx_->set_broker_reachable(stats.broker_up);
+  assignment_.keep_owned(stats.lag);
+  metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
+}
+
+void ConsumerLoop::assigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  assignment_.assigned(ids_of(partitions));
+  ctx_->set_assigned(true);
+}
+
+void ConsumerLoop::revoking(const std::vector<RdKafka::TopicPartition*>& partitions, bool commit) {
+  assignment_.revoking(ids_of(partitions), commit);
+  ctx_->set_assigned(assignment_.has_assignment());
+  metrics_.lag.clear();  // until the next statistics, for what is still assigned
+}
+
+void ConsumerLoop::close_within(Clock::time_point deadline) {
+  assignment_.closing();
+  // Closing on a queue of our own, served here, instead of close(), which waits for the group
+  // coordinator without end while the brokers are gone (librdkafka #3740). What the close has
+  // not finished by the deadline is abandoned: the handle is then destroyed without it.
+  const std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer_.get()));
+  const std::unique_ptr<RdKafka::Error> error(consumer_->close(queue.get()));
+  if (error) {
+    spdlog::warn("consumer: close: {}", error->str());
+    return;
+  }
+  while (!consumer_->closed() && Clock::now() < deadline) {
+    // consume() serves the rebalance and commit callbacks; messages still arriving are
+    // dropped unprinted and unstored, so they are read again later.
+    delete queue->consume(100);
+    ctx_->heartbeat();
+  }
+  if (!consumer_->closed()) {
+    spdlog::warn("consumer: leaving the group did not finish within the stop bound (brokers unreachable?); "
+                 "going without it");
+  }
+}
+
+void ConsumerLoop::finish(bool graceful) {
+  const auto started = Clock::now();
+  assignment_.lost();
+  ctx_->set_assigned(false);
+  // The whole stop fits in supervisor.shutdown_timeout_s, with 1.5 s to spare for the rest,
+  // as the producer's flush does.
+  const auto bound = std::chrono::milliseconds(settings_.shutdown_timeout_s * 1000 - 1500);
+  const auto deadline = started + std::max<Clock::duration>(stop_budget(), bound);
+  if (graceful) flush_output();  // everything read is printed and stored
+  const bool committed = commit_bounded("final commit");
+  close_within(deadline);
+  metrics_.lag.clear();  // this consumer reports no partition any more
+  const std::uint64_t unconfirmed = book_.unconfirmed();
+  if (!committed && unconfirmed > 0) {
+    spdlog::warn("consumer: up to {} printed messages could not be committed; the next run prints them again",
+                 unconfirmed);
+  }
+}
+
+void ConsumerLoop::drain(WorkerContext& ctx, WorkerEnd end) {
+  if (bad_not_logged_ > 0) {
+    spdlog::warn("consumer: {} more bad messages skipped since the last report", bad_not_logged_);
+    bad_not_logged_ = 0;
+  }
+  if (end != WorkerEnd::kFailed) {
+    finish(true);
+    spdlog::info("consumer stopped: {} printed", printed_);
+    return;
+  }
+  // Failing: commit what was printed and leave the group, so the restarted worker neither
+  // prints it again nor waits a session timeout for this member to expire.
+  failing_ = true;
+  ctx.set_assigned(false);
+  metrics_.lag.clear();
+  if (!events_->fatal()) finish(false);
+}
+
+}  // namespace pricepipe

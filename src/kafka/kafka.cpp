@@ -1,0 +1,118 @@
+#include "pricepipe/kafka/kafka.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace pricepipe {
+
+namespace {
+
+void set_or_throw(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
+  std::string errstr;
+  if (conf.set(name, value, errstr) != RdKafka::Conf::CONF_OK) {
+    throw KafkaError("librdkafka setting " + name + ": " + errstr);
+  }
+}
+
+spdlog::level::level_enum level_of_syslog(int severity) {
+  switch (severity) {
+    case RdKafka::Event::EVENT_SEVERITY_EMERG:
+    case RdKafka::Event::EVENT_SEVERITY_ALERT:
+    case RdKafka::Event::EVENT_SEVERITY_CRITICAL:
+    case RdKafka::Event::EVENT_SEVERITY_ERROR: return spdlog::level::err;
+    case RdKafka::Event::EVENT_SEVERITY_WARNING: return spdlog::level::warn;
+    case RdKafka::Event::EVENT_SEVERITY_NOTICE:
+    case RdKafka::Event::EVENT_SEVERITY_INFO: return spdlog::level::info;
+    default: return spdlog::level::debug;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// What both clients get first: the brokers, a client.id, and statistics every second (broker
+// reachability for /readyz, the consumer's lag for /metrics: a few kilobytes of JSON a second).
+std::unique_ptr<RdKafka::Conf> base_conf(const std::string& brokers, const char* client_id) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  set_or_throw(*conf, "bootstrap.servers", brokers);
+  set_or_throw(*conf, "client.id", client_id);
+  set_or_throw(*conf, "statistics.interval.ms", "1000");
+  return conf;
+}
+
+void set_all(RdKafka::Conf& conf, const ClientProperties& properties) {
+  for (const auto& [name, value] : properties) set_or_throw(conf, name, value);
+}
+
+}  // namespace
+
+std::unique_ptr<RdKafka::Conf> make_producer_conf(const std::string& brokers, const ClientProperties& properties) {
+  auto conf = base_conf(brokers, "pricepipe-producer");
+  // The delivery promise: idempotent, acks=all, ordered, and no message given up on while the
+  // daemon runs (a stop purges what is left, and says so).
+  set_or_throw(*conf, "enable.idempotence", "true");
+  set_or_throw(*conf, "acks", "all");
+  set_or_throw(*conf, "message.timeout.ms", "0");
+  set_all(*conf, properties);
+  return conf;
+}
+
+std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, const ConsumerSettings& consumer,
+                                                  const ClientProperties& properties) {
+  auto conf = base_conf(brokers, "pricepipe-consumer");
+  set_or_throw(*conf, "group.id", consumer.group_id);
+  // Static membership: a member that comes back with the same id after a crash is given its
+  // partitions at once, instead of after the broker expired the old member's session.
+  if (!consumer.instance_id.empty()) set_or_throw(*conf, "group.instance.id", consumer.instance_id);
+  set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
+  set_or_throw(*conf, "enable.auto.commit", "true");
+  // What a crash prints again is what was printed since the last commit: commit the stored
+  // offsets every second instead of librdkafka's 5 s, at one small request per second.
+  set_or_throw(*conf, "auto.commit.interval.ms", "1000");
+  set_or_throw(*conf, "auto.offset.reset", "earliest");
+  // Suited to a consumer that prints as fast as it reads: refetch a partition 10 ms after its
+  // prefetch queue drained below queued.min.messages (librdkafka waits 1 s by default), and
+  // keep 20,000 messages per partition ahead instead of 100,000 (BENCHMARKS.md: 1M events
+  // read about 4x faster, in less memory). librdkafka.consumer.* overrides both.
+  set_or_throw(*conf, "fetch.queue.backoff.ms", "10");
+  set_or_throw(*conf, "queued.min.messages", "20000");
+  set_all(*conf, properties);
+  return conf;
+}
+
+KafkaEventHandler::KafkaEventHandler(std::string client, std::function<void(const std::string&)> on_stats)
+    : client_(std::move(client)), on_stats_(std::move(on_stats)) {}
+
+void KafkaEventHandler::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      if (event.fatal()) {
+        fatal_.store(true, std::memory_order_release);
+        spdlog::critical("{}: fatal librdkafka error: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+        if (!brokers_down_.exchange(true)) {
+          spdlog::warn("{}: all brokers are down or unreachable; retrying", client_);
+        }
+      } else if (event.err() == RdKafka::ERR__TRANSPORT || event.err() == RdKafka::ERR__RESOLVE) {
+        spdlog::debug("{}: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      } else {
+        spdlog::warn("{}: {}: {}", client_, RdKafka::err2str(event.err()), event.str());
+      }
+      break;
+    case RdKafka::Event::EVENT_STATS:
+      if (on_stats_) on_stats_(event.str());
+      break;
+    case RdKafka::Event::EVENT_LOG:
+      spdlog::log(level_of_syslog(event.severity()), "{}: librdkafka {}: {}", client_, event.fac(), event.str());
+      break;
+    default:
+      spdlog::debug("{}: librdkafka event {}: {}", client_, static_cast<int>(event.type()), event.str());
+      break;
+  }
+}
+
+}  // namespace pricepipe

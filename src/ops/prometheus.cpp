@@ -1,0 +1,60 @@
+#include "pricepipe/ops/prometheus.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace pricepipe {
+namespace {
+
+// pricepipe_consumer_lag, one sample per assigned partition whose lag is known.
+std::string render_lag(const ConsumerLag::Snapshot& lag) {
+  std::string out =
+      "# HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset "
+      "(from the low watermark while nothing is committed), per partition assigned to this consumer.\n"
+      "# TYPE pricepipe_consumer_lag gauge\n";
+  for (const auto& [partition, n] : lag.partitions) {
+    out += fmt::format("pricepipe_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n", lag.topic, partition, n);
+  }
+  return out;
+}
+
+std::string render_counters(const Metrics& metrics) {
+  const auto v = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  std::string out;
+  const auto counter = [&out](const char* name, const char* help, std::uint64_t value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+  };
+  counter("pricepipe_events_generated_total", "Events generated and handed to librdkafka.", v(metrics.generated));
+  counter("pricepipe_events_delivered_total", "Events acknowledged by Kafka.", v(metrics.delivered));
+  counter("pricepipe_events_failed_total", "Events whose delivery failed or that were purged at a stop.", v(metrics.failed));
+  counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics.consumed));
+  counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics.printed));
+  counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics.skipped));
+  counter("pricepipe_events_dead_lettered_total", "Bad messages acknowledged by consumer.dead_letter_topic.",
+          v(metrics.dead_lettered));
+  counter("pricepipe_reloads_total", "Configuration reloads (SIGHUP) with a valid file.", v(metrics.reloads));
+  out += "# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.\n"
+         "# TYPE pricepipe_worker_restarts_total counter\n";
+  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"producer\"}} {}\n", v(metrics.producer_restarts));
+  out += fmt::format("pricepipe_worker_restarts_total{{worker=\"consumer\"}} {}\n", v(metrics.consumer_restarts));
+  return out;
+}
+
+}  // namespace
+
+std::string render_prometheus(const Metrics& metrics, bool live, bool ready) {
+  std::string out = render_counters(metrics);
+  out += "# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.\n# TYPE pricepipe_healthy gauge\n";
+  out += fmt::format("pricepipe_healthy {}\n", ready ? 1 : 0);
+  out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
+  out += fmt::format("pricepipe_live {}\n", live ? 1 : 0);
+  out += render_lag(metrics.lag.get());
+  out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
+         "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
+  out += metrics.latency.render("pricepipe_produce_to_print_latency_seconds");
+  return out;
+}
+
+}  // namespace pricepipe

@@ -1,0 +1,85 @@
+// The /metrics text. The expected text is what pricepipe answered before the renderer moved
+// out of the supervisor (captured from a running daemon with these counter values).
+#include <string>
+
+#include "catch_compat.hpp"
+#include "pricepipe/ops/prometheus.hpp"
+
+using namespace pricepipe;
+
+namespace {
+
+const std::string kLatencyHead =
+    "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
+    "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";
+
+const char* const kCaptured = R"(
+# HELP pricepipe_events_generated_total Events generated and handed to librdkafka.
+# TYPE pricepipe_events_generated_total counter
+pricepipe_events_generated_total 201
+# HELP pricepipe_events_delivered_total Events acknowledged by Kafka.
+# TYPE pricepipe_events_delivered_total counter
+pricepipe_events_delivered_total 191
+# HELP pricepipe_events_failed_total Events whose delivery failed or that were purged at a stop.
+# TYPE pricepipe_events_failed_total counter
+pricepipe_events_failed_total 0
+# HELP pricepipe_events_consumed_total Messages read from the topic.
+# TYPE pricepipe_events_consumed_total counter
+pricepipe_events_consumed_total 183
+# HELP pricepipe_events_printed_total Events written and flushed to stdout.
+# TYPE pricepipe_events_printed_total counter
+pricepipe_events_printed_total 183
+# HELP pricepipe_events_skipped_total Bad messages skipped.
+# TYPE pricepipe_events_skipped_total counter
+pricepipe_events_skipped_total 0
+# HELP pricepipe_events_dead_lettered_total Bad messages acknowledged by consumer.dead_letter_topic.
+# TYPE pricepipe_events_dead_lettered_total counter
+pricepipe_events_dead_lettered_total 0
+# HELP pricepipe_reloads_total Configuration reloads (SIGHUP) with a valid file.
+# TYPE pricepipe_reloads_total counter
+pricepipe_reloads_total 0
+# HELP pricepipe_worker_restarts_total Worker restarts after a failure or stall.
+# TYPE pricepipe_worker_restarts_total counter
+pricepipe_worker_restarts_total{worker="producer"} 0
+pricepipe_worker_restarts_total{worker="consumer"} 0
+# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.
+# TYPE pricepipe_healthy gauge
+pricepipe_healthy 1
+# HELP pricepipe_live 1 while /livez answers 200.
+# TYPE pricepipe_live gauge
+pricepipe_live 1
+# HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset (from the low watermark while nothing is committed), per partition assigned to this consumer.
+# TYPE pricepipe_consumer_lag gauge
+pricepipe_consumer_lag{topic="prices-topic",partition="0"} 62
+pricepipe_consumer_lag{topic="prices-topic",partition="1"} 59
+pricepipe_consumer_lag{topic="prices-topic",partition="2"} 62
+)";
+
+void fill(Metrics& m) {
+  m.generated = 201;
+  m.delivered = 191;
+  m.consumed = 183;
+  m.printed = 183;
+  m.lag.set("prices-topic", {{0, 62}, {1, 59}, {2, 62}});
+  m.latency.observe_ms(4);
+}
+
+}  // namespace
+
+TEST_CASE("the Prometheus text is the same as before, byte for byte", "[unit][metrics]") {
+  Metrics m;
+  fill(m);
+  const std::string expected = std::string(kCaptured + 1) + kLatencyHead +
+                               m.latency.render("pricepipe_produce_to_print_latency_seconds");
+  CHECK(render_prometheus(m, true, true) == expected);
+}
+
+TEST_CASE("the Prometheus health gauges follow live and ready separately", "[unit][metrics]") {
+  Metrics m;
+  const std::string text = render_prometheus(m, true, false);
+  CHECK_THAT(text, Catch::Contains("\npricepipe_healthy 0\n"));
+  CHECK_THAT(text, Catch::Contains("\npricepipe_live 1\n"));
+  CHECK_THAT(render_prometheus(m, false, true), Catch::Contains("\npricepipe_healthy 1\n"));
+  // No lag known: the family is announced without samples.
+  CHECK_THAT(text, Catch::Contains("# TYPE pricepipe_consumer_lag gauge\n# HELP pricepipe_produce_to_print"));
+}
