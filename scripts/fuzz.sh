@@ -19,10 +19,8 @@ build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 bash scripts/install-deps.sh
 # libFuzzer needs clang; the compiler is fixed by the first configure of the build directory.
 # Only the two fuzz targets are built: nothing else is fuzzed.
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja \
-  -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
-  -DPRICEPIPE_FUZZ=ON -DPRICEPIPE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build_dir" --target decode_fuzz config_fuzz -- -j"$(nproc)"
+CC=clang CXX=clang++ PRICEPIPE_BUILD_TARGETS="decode_fuzz config_fuzz" \
+  bash scripts/build.sh "$build_dir" -DPRICEPIPE_FUZZ=ON -DPRICEPIPE_BUILD_TESTS=OFF
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pricepipe-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -35,6 +35,7 @@ test_packages=(
   openjdk-17-jre-headless maven
   docker.io docker-compose debootstrap systemd  # scripts/docker-test.sh, scripts/check-deploy.sh
   clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
+  ccache  # scripts/build.sh: CI's builds reuse the objects of earlier runs
 )
 
 case "${1:-all}" in

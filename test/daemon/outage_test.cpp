@@ -51,7 +51,8 @@ constexpr long kRssLimitKib = 128 * 1024;
 
 }  // namespace
 
-TEST_CASE("a minute without the broker at full speed: bounded memory and nothing acknowledged lost", "[integration]") {
+TEST_CASE("a minute without the broker at full speed: bounded memory and nothing acknowledged lost",
+          "[integration][outage]") {
   BrokerGuard guard;
   const std::string topic = unique_name("outage");
   Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--consumer.enabled=false"}));

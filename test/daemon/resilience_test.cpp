@@ -27,7 +27,8 @@ void require_all_printed(const TopicComparison& c) {
 
 }  // namespace
 
-TEST_CASE("broker down at start: pricepipe waits and delivers everything once it is up", "[integration]") {
+TEST_CASE("broker down at start: pricepipe waits and delivers everything once it is up",
+          "[integration][outage]") {
   BrokerGuard guard;
   kafka_sh({"stop"});
   const std::string topic = unique_name("down");
@@ -47,7 +48,8 @@ TEST_CASE("broker down at start: pricepipe waits and delivers everything once it
   require_all_printed(c);
 }
 
-TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe keeps running", "[integration]") {
+TEST_CASE("broker restart mid-stream: nothing delivered is lost and pricepipe keeps running",
+          "[integration][outage]") {
   BrokerGuard guard;
   const std::string topic = unique_name("restart");
   Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--producer.count=8000"}));
@@ -167,7 +169,7 @@ TEST_CASE("kill -9 with consumer.instance_id: the restarted daemon prints again 
 }
 
 TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and the next run prints the rest",
-          "[integration]") {
+          "[integration][outage]") {
   BrokerGuard guard;
   const std::string topic = unique_name("stop-down");
   const std::string group = unique_name("g");

@@ -48,8 +48,6 @@ std::string write_config(const std::string& path, const std::string& extra, int 
   return path;
 }
 
-int free_port() { return 20000 + static_cast<int>(getpid() % 20000); }
-
 std::string http_get(int port, const std::string& path) {
   return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
 }
@@ -214,7 +212,7 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off
   const std::string topic = unique_name("hup-port");
   const std::string path = "/tmp/" + unique_name("pp") + ".conf";
   const int first = free_port();
-  const int second = first + 1;
+  const int second = free_port({first});
   // The shipped file with its http_port line changed (a second [supervisor] http_port would be
   // a duplicate key) and, with `producer_on` false, its first `enabled` line: the producer's.
   const auto write_with_port = [&path](int port, bool producer_on = true) {
@@ -271,7 +269,7 @@ TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off
 }
 
 TEST_CASE("readyz turns 503 within 15 s while the broker is down, livez stays 200, both 200 when it is back",
-          "[integration]") {
+          "[integration][outage]") {
   BrokerGuard guard;
   const std::string topic = unique_name("health");
   const int port = free_port();
@@ -362,7 +360,7 @@ TEST_CASE("with more consumers than partitions the idle one is ready and reports
   const std::string topic = unique_name("idle");
   const std::string group = unique_name("g");
   const int port_a = free_port();
-  const int port_b = port_a + 2;
+  const int port_b = free_port({port_a});
   const auto args = [&](int port, bool produce) {
     return pipeline_args(topic, group, {"--kafka.partitions=1", "--producer.rate=20",
                                         produce ? "--producer.enabled=true" : "--producer.enabled=false",
@@ -380,7 +378,7 @@ TEST_CASE("with more consumers than partitions the idle one is ready and reports
   CHECK(b.stop(SIGTERM, 60s).exit_code == 0);
 }
 
-TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integration]") {
+TEST_CASE("a second SIGTERM during a slow graceful stop exits at once", "[integration][outage]") {
   // With the broker gone mid-stream, the graceful stop takes most of its bound: the producer
   // flushes until 1.5 s before it, the consumer's final commit waits half of it and its close
   // until 1.5 s before it (a stop that is left alone ends with exit 0: resilience_test.cpp).

@@ -2,6 +2,7 @@
 // Helpers every kind of test uses, with no Kafka in them.
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <thread>
 
@@ -10,6 +11,10 @@ namespace pricepipe::test {
 // A new file under /tmp named `prefix`-XXXXXX, holding `content` byte for byte; the caller
 // removes it (std::remove) when it matters.
 std::string temp_file(const std::string& prefix, const std::string& content);
+
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago (the kernel's choice), so
+// tests that run side by side never pick the same one. Never one of `not_these`.
+int free_port(std::initializer_list<int> not_these = {});
 
 // Whether `predicate()` turns true within `timeout`, asking every `poll`.
 template <typename Predicate>
