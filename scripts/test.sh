@@ -1,52 +1,143 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite three times: a normal
-# build, then under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own build
-# directory. Tests that need a real Kafka broker start and stop it themselves (CTest
-# fixtures around scripts/kafka.sh).
-#   scripts/test.sh            everything (what CI runs), with scripts/fuzz.sh (30 s per fuzz
-#                              target) and a tiny scripts/bench.sh run on the normal build
-#   scripts/test.sh --quick    the normal build only
-#   scripts/test.sh -- ARGS    extra ctest arguments, e.g. -- -L unit
+# Installs what is missing, builds, and runs the whole test suite: a normal build with every
+# label, then an AddressSanitizer+UBSan and a ThreadSanitizer build with the labels each is for.
+# Tests that need a real Kafka broker get it from CTest fixtures around scripts/kafka.sh.
+#   scripts/test.sh            everything (what CI runs): the three builds, scripts/fuzz.sh
+#                              (30 s per fuzz target) and a tiny scripts/bench.sh run
+#   scripts/test.sh --quick    the normal build and its tests only
+#   scripts/test.sh -- ARGS    extra ctest arguments for every suite, e.g. -- -R SIGHUP
+#
+# What each build runs:
+#   normal      every label: unit, layers, embedded, integration, supervisor, cluster, deploy,
+#               docker (the image, compose and systemd for real)
+#   asan        unit, embedded, integration, supervisor: memory, on the real broker too
+#   tsan        unit, embedded, supervisor: threads and signals (the worker host, the
+#               supervisor's restarts, stalls, reloads and stops, sd_notify)
+# The deployment checks run once, in the normal build: they test files and images, which no
+# sanitizer changes. The three-node cluster tests run once too: they exercise the broker's
+# failover through the same client code the integration label runs under both sanitizers.
+#
+# How it stays within its time: the fuzz build and runs and the two sanitizer builds go on in
+# the background at the lowest CPU priority while the normal build's tests, which mostly wait
+# on the broker, run in front; tests run two at a time except those that stop the broker;
+# one single-node broker serves all three suites; scripts/build.sh compiles through ccache.
+# It ends with a table of how long each phase took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-variants=(default asan tsan)
+full=yes
 ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) variants=(default) ;;
+    --quick) full=no ;;
     --) shift; ctest_args=("$@"); break ;;
     *) echo "usage: $0 [--quick] [-- ctest args]" >&2; exit 64 ;;
   esac
   shift
 done
 
-bash scripts/install-deps.sh
+work=$(mktemp -d /tmp/pricepipe-test.XXXXXX)
+phases=$work/phases  # "name seconds where" lines, appended by the foreground and the background
+t_start=$SECONDS
+background_pid=""
+broker_owner=test-sh-$$
 
-if [ "${#variants[@]}" -gt 1 ]; then
-  # Bounded libFuzzer runs of the decoder and the config parser (clang, build-fuzz/).
-  echo "== fuzzing (scripts/fuzz.sh 30)" >&2
-  bash scripts/fuzz.sh 30
-fi
+# phase NAME COMMAND...: runs COMMAND, timed into the phase table.
+phase() {
+  local name=$1 t0=$SECONDS status=0
+  shift
+  echo "== $name" >&2
+  "$@" || status=$?
+  echo "$name $((SECONDS - t0)) ${where:-foreground}" >>"$phases"
+  return "$status"
+}
+
+print_phases() {
+  [ -s "$phases" ] || return 0
+  {
+    echo "== time per phase (background phases overlap the foreground)"
+    printf '%-34s %8s  %s\n' phase seconds where
+    while read -r name seconds place; do
+      printf '%-34s %8s  %s\n' "$name" "$seconds" "$place"
+    done <"$phases"
+    local total=$((SECONDS - t_start))
+    printf '%-34s %8s  %s\n' total "$total" "$((total / 60)) min $((total % 60)) s"
+  } >&2
+}
+
+cleanup() {
+  local status=$?
+  if [ -n "$background_pid" ] && kill -0 "$background_pid" 2>/dev/null; then
+    kill -- -"$background_pid" 2>/dev/null || kill "$background_pid" 2>/dev/null || true
+  fi
+  bash scripts/kafka.sh stop --owner "$broker_owner" >/dev/null 2>&1 || true
+  print_phases
+  print_total
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp}
 
-for variant in "${variants[@]}"; do
-  case "$variant" in
-    default) dir=build; opts=() ;;
-    asan) dir=build-asan; opts=(-DPRICEPIPE_SANITIZE=address) ;;
-    tsan) dir=build-tsan; opts=(-DPRICEPIPE_SANITIZE=thread) ;;
-  esac
-  echo "== $variant build ($dir)" >&2
-  bash scripts/build.sh "$dir" "${opts[@]}"
-  if [ "$variant" = default ] && [ "${#variants[@]}" -gt 1 ]; then
-    # The benchmark script must keep working; a tiny run on this build checks that (its
-    # figures mean nothing).
-    echo "== benchmark smoke run (scripts/bench.sh --count 2000 --runs 1 --build-dir $dir)" >&2
-    bash scripts/bench.sh --count 2000 --runs 1 --build-dir "$dir" >&2
+# suite BUILD_DIR [LABEL_REGEX]: two tests at a time (those that stop the broker or run Docker
+# are RUN_SERIAL); its ctest summary line is kept for the total at the end.
+suite() {
+  local labels=()
+  [ $# -lt 2 ] || labels=(-L "$2")
+  ctest --test-dir "$1" --output-on-failure --timeout 600 -j2 "${labels[@]}" "${ctest_args[@]}" |
+    tee "$work/ctest-$1.log"
+}
+
+# One line over all suites, last in the output: "ctest: N passed, N failed".
+print_total() {
+  local passed=0 failed=0 p f
+  while read -r p f; do
+    passed=$((passed + p)); failed=$((failed + f))
+  done < <(sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+)$/\2 \1/p' "$work"/ctest-*.log 2>/dev/null |
+             awk '{ print $1 - $2, $2 }')
+  echo "ctest: $passed passed, $failed failed"
+}
+
+# The fuzz runs and the sanitizer builds, one after another at nice 19, logged to a file that
+# is printed if any of them fails.
+background() {
+  where=background
+  phase "fuzz (scripts/fuzz.sh 30)" bash scripts/fuzz.sh 30
+  phase "asan build (build-asan)" bash scripts/build.sh build-asan -DPRICEPIPE_SANITIZE=address
+  phase "tsan build (build-tsan)" bash scripts/build.sh build-tsan -DPRICEPIPE_SANITIZE=thread
+}
+
+wait_background() {
+  local status=0
+  wait "$background_pid" || status=$?
+  background_pid=""
+  if [ "$status" -ne 0 ]; then
+    echo "== a background phase failed (exit $status); its log:" >&2
+    tail -n 80 "$work/background.log" >&2
+    return "$status"
   fi
-  echo "== $variant tests" >&2
-  ctest --test-dir "$dir" --output-on-failure --timeout 600 "${ctest_args[@]}"
-done
+  grep -E '^== ' "$work/background.log" >&2 || true
+}
+
+phase "install-deps" bash scripts/install-deps.sh
+phase "broker start" bash scripts/kafka.sh start --owner "$broker_owner"
+phase "normal build (build)" bash scripts/build.sh build
+if [ "$full" = yes ]; then
+  set -m  # the background job gets a process group of its own, so cleanup can end all of it
+  nice -n 19 bash -c "set -euo pipefail; $(declare -f phase background); phases='$phases'; background" \
+    >"$work/background.log" 2>&1 &
+  background_pid=$!
+  set +m
+fi
+phase "normal tests (all labels)" suite build
+if [ "$full" = yes ]; then
+  # The benchmark script must keep working; a tiny run on this build checks that (its figures
+  # mean nothing, the less so beside the background builds).
+  phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --build-dir build >&2
+  phase "waiting for the background" wait_background
+  phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor'
+  phase "tsan tests" suite build-tsan 'unit|embedded|supervisor'
+fi
