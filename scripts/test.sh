@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 done
 
 work=$(mktemp -d /tmp/pricepipe-test.XXXXXX)
-phases=$work/phases  # "name seconds where" lines, appended by the foreground and the background
+phases=$work/phases  # "name<TAB>seconds<TAB>where" lines, from the foreground and the background
 t_start=$SECONDS
 background_pid=""
 broker_owner=test-sh-$$
@@ -48,7 +48,7 @@ phase() {
   shift
   echo "== $name" >&2
   "$@" || status=$?
-  echo "$name $((SECONDS - t0)) ${where:-foreground}" >>"$phases"
+  printf '%s\t%s\t%s\n' "$name" "$((SECONDS - t0))" "${where:-foreground}" >>"$phases"
   return "$status"
 }
 
@@ -57,7 +57,7 @@ print_phases() {
   {
     echo "== time per phase (background phases overlap the foreground)"
     printf '%-34s %8s  %s\n' phase seconds where
-    while read -r name seconds place; do
+    while IFS=$'\t' read -r name seconds place; do
       printf '%-34s %8s  %s\n' "$name" "$seconds" "$place"
     done <"$phases"
     local total=$((SECONDS - t_start))
