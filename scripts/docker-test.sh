@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The deployment, run for real (CTest label `docker`, normal build only; scripts/test.sh):
-#   images   the project image from the committed Dockerfile (Debian 13), on local base images
-#            and a local apache/kafka stand-in (scripts/docker-images.sh: no registry here); in
-#            its build stage the unit and embedded tests built and run on Debian 13's packages
+#   images   (always first; cached by the engine) the project image from the committed
+#            Dockerfile (Debian 13), on local base images and a local apache/kafka stand-in
+#            (scripts/docker-images.sh: no registry here), and the kcat image
+#   debian13 the unit and embedded tests built and run on Debian 13's packages, in the image's
+#            build stage (its build directory reconfigured with the tests on, so only they compile)
 #   compose  docker-compose.yml as committed: prices on stdout and a healthy HEALTHCHECK, a
 #            reload after `sed -i`, a graceful `stop`, `down` + `up` resuming from the committed
 #            offsets with the broker's data kept, and in the end every event in the topic
@@ -15,7 +17,9 @@
 # It starts a Docker engine if none answers and a local broker if none runs (for systemd), and
 # stops only what it started (the broker through scripts/kafka.sh --owner, with a tag of this run's
 # own).
-#   scripts/docker-test.sh [compose|cluster|systemd]...     default: all three
+#   scripts/docker-test.sh [images|debian13|compose|cluster|systemd]...   default: all
+# CTest runs `debian13` beside the other tests (it needs no broker) and the other three after
+# it, alone (test/CMakeLists.txt).
 # Environment: PRICEPIPE_DOCKER_TEST_KEEP=1 keeps the containers and work directory on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -151,15 +155,21 @@ images() {
   version=$(docker run --rm pricepipe:latest --version)
   log "image: $os, $version"
   [ "$os" = "debian 13" ] || fail "the image is $os, not Debian 13"
-  # The tests build and pass on Debian 13's package set too (Catch2 3, spdlog 1.15, fmt 10,
-  # cpp-httplib 0.18, Boost 1.83): in the image's build stage, the unit and embedded labels
-  # (only their targets are built; the layer checks need python3, which the stage lacks, and
-  # run on the host).
+  docker build -q -t "$kcat_image" test/docker/kcat-image >/dev/null || fail "the kcat image failed to build"
+}
+
+# ---- the tests on Debian 13 -----------------------------------------------------------------
+
+# The tests build and pass on Debian 13's package set too (Catch2 3, spdlog 1.15, fmt 10,
+# cpp-httplib 0.18, Boost 1.83): in the image's build stage, whose build/ already holds the
+# libraries, the unit and embedded labels (only their targets are built; the layer checks need
+# python3, which the stage lacks, and run on the host).
+debian13_tests() {
+  step debian13 "the unit and embedded tests on Debian 13"
   docker build -q --target build -t pricepipe-build:latest . >/dev/null
   docker run --rm pricepipe-build:latest bash -c \
-    'PRICEPIPE_BUILD_TARGETS="pricepipe unit_tests embedded_tests fuzz_replay_decode fuzz_replay_config" bash scripts/build.sh build-tests -DPRICEPIPE_BUILD_TESTS=ON >/dev/null && ctest --test-dir build-tests -j2 -L "unit|embedded" -LE layers >/tmp/ctest.log 2>&1; rc=$?; grep -E "tests passed|FAILED|Failed" /tmp/ctest.log; exit $rc' >&2 ||
+    'PRICEPIPE_BUILD_TARGETS="unit_tests embedded_tests fuzz_replay_decode fuzz_replay_config pricepipe" bash scripts/build.sh build -DPRICEPIPE_BUILD_TESTS=ON >/dev/null && ctest --test-dir build -j2 -L "unit|embedded" -LE layers >/tmp/ctest.log 2>&1; rc=$?; grep -E "tests passed|FAILED|Failed" /tmp/ctest.log; exit $rc' >&2 ||
     fail "the unit and embedded tests fail on Debian 13"
-  docker build -q -t "$kcat_image" test/docker/kcat-image >/dev/null || fail "the kcat image failed to build"
 }
 
 # ---- docker-compose.yml ----------------------------------------------------------------------
@@ -348,14 +358,16 @@ systemd_unit() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(compose cluster systemd)
+[ ${#parts[@]} -gt 0 ] || parts=(debian13 compose cluster systemd)
 images
 for part in "${parts[@]}"; do
   case "$part" in
+    images) ;;
+    debian13) debian13_tests ;;
     compose) compose_single ;;
     cluster) compose_cluster ;;
     systemd) systemd_unit ;;
-    *) fail "unknown part $part (compose, cluster, systemd)" ;;
+    *) fail "unknown part $part (images, debian13, compose, cluster, systemd)" ;;
   esac
 done
 phase=done

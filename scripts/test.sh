@@ -19,9 +19,11 @@
 #
 # How it stays within its time: the fuzz build and runs and the two sanitizer builds go on in
 # the background at the lowest CPU priority while the normal build's tests, which mostly wait
-# on the broker, run in front; tests run two at a time except those that stop the broker;
-# one single-node broker serves all three suites; scripts/build.sh compiles through ccache.
-# It ends with a table of how long each phase took.
+# on the broker, run in front; tests run two at a time except those that stop the broker or
+# run the deployment (the Docker images and the Debian 13 tests go first, beside the others);
+# one single-node broker serves all three suites; scripts/build.sh compiles through ccache, and
+# the sanitizer builds compile at -O1 with line tables only. It ends with a table of when each
+# phase started and how long it took (seconds from the start of the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,18 +39,20 @@ while [ $# -gt 0 ]; do
 done
 
 work=$(mktemp -d /tmp/pricepipe-test.XXXXXX)
-phases=$work/phases  # "name<TAB>seconds<TAB>where" lines, from the foreground and the background
-t_start=$SECONDS
+phases=$work/phases  # "name<TAB>start<TAB>seconds<TAB>where" lines, foreground and background
+run_start=$(date +%s)  # the phases' start offsets count from here (the background is a process of its own)
 background_pid=""
 broker_owner=test-sh-$$
 
 # phase NAME COMMAND...: runs COMMAND, timed into the phase table.
 phase() {
-  local name=$1 t0=$SECONDS status=0
+  local name=$1 t0 status=0
   shift
+  t0=$(date +%s)
   echo "== $name" >&2
   "$@" || status=$?
-  printf '%s\t%s\t%s\n' "$name" "$((SECONDS - t0))" "${where:-foreground}" >>"$phases"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$((t0 - run_start))" "$(($(date +%s) - t0))" \
+    "${where:-foreground}" >>"$phases"
   return "$status"
 }
 
@@ -56,12 +60,12 @@ print_phases() {
   [ -s "$phases" ] || return 0
   {
     echo "== time per phase (background phases overlap the foreground)"
-    printf '%-34s %8s  %s\n' phase seconds where
-    while IFS=$'\t' read -r name seconds place; do
-      printf '%-34s %8s  %s\n' "$name" "$seconds" "$place"
+    printf '%-34s %8s %8s  %s\n' phase "start s" seconds where
+    while IFS=$'\t' read -r name start seconds place; do
+      printf '%-34s %8s %8s  %s\n' "$name" "$start" "$seconds" "$place"
     done <"$phases"
-    local total=$((SECONDS - t_start))
-    printf '%-34s %8s  %s\n' total "$total" "$((total / 60)) min $((total % 60)) s"
+    local total=$(($(date +%s) - run_start))
+    printf '%-34s %8s %8s  %s\n' total 0 "$total" "$((total / 60)) min $((total % 60)) s"
   } >&2
 }
 
@@ -127,7 +131,7 @@ phase "broker start" bash scripts/kafka.sh start --owner "$broker_owner"
 phase "normal build (build)" bash scripts/build.sh build
 if [ "$full" = yes ]; then
   set -m  # the background job gets a process group of its own, so cleanup can end all of it
-  nice -n 19 bash -c "set -euo pipefail; $(declare -f phase background); phases='$phases'; background" \
+  nice -n 19 bash -c "set -euo pipefail; $(declare -f phase background); phases='$phases'; run_start=$run_start; background" \
     >"$work/background.log" 2>&1 &
   background_pid=$!
   set +m
