@@ -19,9 +19,10 @@
 #
 # How it stays within its time: the fuzz build and runs and the two sanitizer builds go on in
 # the background at the lowest CPU priority while the normal build's tests, which mostly wait
-# on the broker, run in front; tests run two at a time except those that stop the broker or
-# run the deployment (the Docker images and the Debian 13 tests go first, beside the others);
-# one single-node broker serves all three suites; scripts/build.sh compiles through ccache, and
+# on the broker, run in front; tests run two at a time, those that stop a broker on one of
+# their own, and only docker_deploy alone (the Docker images and the Debian 13 tests go first,
+# beside the others); one single-node broker serves all three suites (the outage broker is
+# started per suite by its fixture); scripts/build.sh compiles through ccache, and
 # the sanitizer builds compile at -O1 with line tables only. It ends with a table of when each
 # phase started and how long it took (seconds from the start of the run).
 set -euo pipefail
@@ -86,8 +87,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp}
 
-# suite BUILD_DIR [LABEL_REGEX]: two tests at a time (those that stop the broker or run Docker
-# are RUN_SERIAL); its ctest summary line is kept for the total at the end.
+# suite BUILD_DIR [LABEL_REGEX]: two tests at a time (the outage tests take turns on their own
+# broker, docker_deploy runs alone); its ctest summary line is kept for the total at the end.
 suite() {
   local labels=()
   [ $# -lt 2 ] || labels=(-L "$2")
