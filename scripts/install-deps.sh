@@ -90,12 +90,14 @@ build_rdkafka_debs() {
 
 ensure_rdkafka() {
   if [ "$codename" != bookworm ]; then install_missing librdkafka-dev; return; fi
-  rdkafka_current && return 0
   local debs=$cache_dir/librdkafka-$rdkafka_version p files=()
   cached_deb() { compgen -G "$debs/${1}_${rdkafka_version}_*.deb" | head -n 1 || true; }
+  # The .debs stay in the cache once installed too (made again if the cache was emptied):
+  # scripts/docker-test.sh installs them into its Debian 12 systemd container.
   for p in "${rdkafka_packages[@]}"; do
     [ -n "$(cached_deb "$p")" ] || { build_rdkafka_debs "$debs"; break; }
   done
+  rdkafka_current && return 0
   for p in "${rdkafka_packages[@]}"; do files+=("$(cached_deb "$p")"); done
   echo "install-deps: installing librdkafka $rdkafka_version from $debs" >&2
   $sudo apt-get install -y -qq --no-install-recommends "${files[@]}" >&2
