@@ -83,7 +83,7 @@ std::string usage_text() {
       << "a consumer thread prints them to stdout, one JSON object per line.\n\n"
       << option_descriptions(true)
       << "\nExit codes: 0 clean stop, 64 bad command line, 69 broker unreachable, "
-         "70 restart budget exhausted, 78 bad config.\n";
+         "70 restart budget exhausted, 74 stdout closed or failing, 78 bad config.\n";
   return out.str();
 }
 

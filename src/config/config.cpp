@@ -211,11 +211,12 @@ const std::vector<KeySpec>& key_specs() {
            c.supervisor.backoff_max_ms = static_cast<int>(parse_int(v, 1, 3600000));
          }},
         {{"supervisor.max_restarts", "10",
-          "restarts allowed within restart_window_s; past it the daemon exits 70 (restart=on-failure)", Effect::kLive},
+          "restarts allowed in a row (none of them running restart_window_s); past it the daemon exits 70 "
+          "(restart=on-failure)", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.max_restarts = static_cast<int>(parse_int(v, 0, 1000000));
          }},
-        {{"supervisor.restart_window_s", "60", "window of the restart budget, in seconds", Effect::kLive},
+        {{"supervisor.restart_window_s", "60", "seconds a restarted worker must run to end its streak of restarts (and its backoff)", Effect::kLive},
          [](Config& c, const std::string& v) {
            c.supervisor.restart_window_s = static_cast<int>(parse_int(v, 1, 86400));
          }},

@@ -203,6 +203,7 @@ bool ConsumerLoop::setup(WorkerContext& ctx) {
 bool ConsumerLoop::step(WorkerContext& ctx) {
   if (nothing_left_) return true;
   ctx.heartbeat();
+  if (dead_letters_) dead_letters_->poll(0);  // its delivery reports and errors, on an idle topic too
   if (events_->fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
   if (!callbacks_->error().empty()) throw std::runtime_error(callbacks_->error());
   read_batch();
@@ -299,11 +300,14 @@ void ConsumerLoop::publish_batch() {
 void ConsumerLoop::flush_output() {
   if (output_.failed()) return;
   // Bad messages of this batch are in the dead-letter topic before anything of it counts as done.
-  if (dead_letters_ && book_.holding()) await_dead_letters();
+  if (dead_letters_ && book_.holding() && !await_dead_letters()) {
+    drop_batch();
+    return;
+  }
   std::uint64_t lines = 0;
   try {
     lines = output_.flush();
-  } catch (const OutputError&) {
+  } catch (...) {  // OutputError, OutputClosed
     book_.dropped();  // none of the batch is stored: the next run prints all of it again
     throw;
   }
@@ -322,23 +326,36 @@ void ConsumerLoop::flush_output() {
   }
 }
 
-void ConsumerLoop::await_dead_letters() {
+bool ConsumerLoop::await_dead_letters() {
   dead_letters_->poll(0);
-  std::optional<Clock::time_point> deadline;
   while (dead_letters_->outstanding() > 0) {
     ctx_->heartbeat();
-    if (ctx_->stop_requested() || failing_) {
-      if (!deadline) deadline = Clock::now() + stop_budget();
-      if (Clock::now() >= *deadline) {
-        throw DeadLetterError(fmt::format("{} bad messages not acknowledged by the dead-letter topic in time; "
-                                          "they are read again by the next run",
-                                          dead_letters_->outstanding()));
-      }
+    // A quarter of the stop bound: the final commit (half) and the close fit in the rest.
+    if ((ctx_->stop_requested() || failing_) && Clock::now() >= stopping_since() + stop_budget() / 2) {
+      if (!failing_) return false;
+      throw DeadLetterError(fmt::format("{} bad messages not acknowledged by the dead-letter topic in time; "
+                                        "they are read again by the next run",
+                                        dead_letters_->outstanding()));
     }
     dead_letters_->poll(100);
   }
   add(metrics_.dead_lettered, dead_letters_->delivered() - dead_letters_counted_);
   dead_letters_counted_ = dead_letters_->delivered();
+  return true;
+}
+
+void ConsumerLoop::drop_batch() {
+  spdlog::warn("consumer: {} bad messages not acknowledged by the dead-letter topic within the stop bound; "
+               "the batch ({} lines) is not printed and the next run reads it again",
+               dead_letters_->outstanding(), output_.lines());
+  output_.discard();
+  book_.dropped();
+  batch_timestamps_.clear();
+}
+
+ConsumerLoop::Clock::time_point ConsumerLoop::stopping_since() {
+  if (!stop_seen_) stop_seen_ = Clock::now();
+  return *stop_seen_;
 }
 
 bool ConsumerLoop::drained() {
@@ -441,7 +458,7 @@ void ConsumerLoop::close_within(Clock::time_point deadline) {
 }
 
 void ConsumerLoop::finish(bool graceful) {
-  const auto started = Clock::now();
+  const auto started = stopping_since();
   assignment_.lost();
   ctx_->set_assigned(false);
   // The whole stop fits in supervisor.shutdown_timeout_s, with 1.5 s to spare for the rest,

@@ -51,7 +51,9 @@ DeadLetterQueue::DeadLetterQueue(std::string topic, const KafkaSettings& kafka, 
   std::string errstr;
   const bool size_chosen = std::any_of(librdkafka.begin(), librdkafka.end(),
                                        [](const auto& property) { return property.first == "message.max.bytes"; });
+  // No statistics: nothing reads them here, and unserved they would pile up in its queue.
   if ((!size_chosen && conf->set("message.max.bytes", kDeadLetterMaxBytes, errstr) != RdKafka::Conf::CONF_OK) ||
+      conf->set("statistics.interval.ms", "0", errstr) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", &events_, errstr) != RdKafka::Conf::CONF_OK ||
       conf->set("dr_cb", &reports_, errstr) != RdKafka::Conf::CONF_OK) {
     throw KafkaError("dead-letter producer: " + errstr);

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "pricepipe/config/config.hpp"
+
 namespace pricepipe {
 
 std::uint64_t LineOutput::flush() {
@@ -22,7 +24,9 @@ std::uint64_t LineOutput::flush() {
   buffer_.clear();
   __fpurge(out_);  // what stdio still holds of the batch must not go out with a later write
   std::clearerr(out_);
-  throw OutputError(std::string("cannot write events to the output: ") + std::strerror(error));
+  const std::string what = std::string("cannot write events to the output: ") + std::strerror(error);
+  if (error == EPIPE || error == EIO) throw OutputClosed(what + " (the reader is gone)", exit_code::kIoError);
+  throw OutputError(what);
 }
 
 }  // namespace pricepipe

@@ -18,6 +18,10 @@ using Clock = std::chrono::steady_clock;
 // How long the queue must stay full before the wait is logged: short waits are normal at
 // full speed, a long one means the broker is slow or gone.
 constexpr auto kQueueFullReport = std::chrono::seconds(5);
+// While pacing, librdkafka is served, the heartbeat sent and the counters published at least
+// this often: at a low rate (one event a minute) too, delivery reports, statistics and
+// readiness stay current and the wait is never taken for a stall.
+constexpr auto kPaceSlice = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -122,7 +126,9 @@ bool ProducerLoop::step(WorkerContext& ctx) {
     if (const auto settings = live_.take()) apply(*settings);
     if (nothing_left_) return true;
   }
-  if (!pace(ctx) || !produce_one(ctx)) return false;  // stopping
+  if (!pace(ctx)) return false;  // stopping
+  if (live_.pending()) return false;  // new settings cut the wait short: applied before the next event
+  if (!produce_one(ctx)) return false;  // stopping
   ++produced_;
   generated_.add();
   // Serve delivery reports regularly, but not per event: each poll takes librdkafka's queue
@@ -142,11 +148,16 @@ void ProducerLoop::apply(const ProducerSettings& settings) {
 
 bool ProducerLoop::pace(WorkerContext& ctx) {
   if (limiter_.rate() == 0) return true;  // unlimited: no clock read per event
-  const auto wait = limiter_.reserve(Clock::now());
-  if (wait <= Clock::duration::zero()) return true;
-  ctx.heartbeat();
-  publish();  // paced: the counters stay current at any rate
-  return ctx.sleep_for(wait);
+  const auto now = Clock::now();
+  const auto due = now + limiter_.reserve(now);
+  for (auto t = now; t < due && !live_.pending(); t = Clock::now()) {
+    ctx.heartbeat();
+    producer_->poll(0);
+    publish();
+    check_fatal();
+    if (!ctx.sleep_for(std::min<Clock::duration>(due - t, kPaceSlice))) return false;  // stopping
+  }
+  return true;
 }
 
 bool ProducerLoop::produce_one(WorkerContext& ctx) {

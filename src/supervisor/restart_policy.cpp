@@ -9,9 +9,7 @@ RestartPolicy::RestartPolicy(const SupervisorSettings& settings, std::uint64_t s
     : settings_(settings), random_(seed) {}
 
 void RestartPolicy::on_healthy(Clock::time_point now) {
-  if (consecutive_ > 0 && now - last_restart_ >= std::chrono::seconds(settings_.restart_window_s)) {
-    consecutive_ = 0;
-  }
+  if (streak_ > 0 && now - started_again_ >= std::chrono::seconds(settings_.restart_window_s)) streak_ = 0;
 }
 
 RestartPolicy::Decision RestartPolicy::on_exit(bool failed, Clock::time_point now) {
@@ -21,34 +19,26 @@ RestartPolicy::Decision RestartPolicy::on_exit(bool failed, Clock::time_point no
     decision.budget_exhausted = true;  // restart=never: a failure ends the daemon
     return decision;
   }
-  const auto window = std::chrono::seconds(settings_.restart_window_s);
-  while (!restarts_.empty() && now - restarts_.front() >= window) restarts_.pop_front();
-  decision.over_budget = static_cast<int>(restarts_.size()) >= settings_.max_restarts;
+  on_healthy(now);  // it may have run a window before failing
+  decision.over_budget = streak_ >= settings_.max_restarts;
+  decision.attempt = std::min(streak_, settings_.max_restarts) + 1;
   if (decision.over_budget && settings_.restart == RestartMode::kOnFailure) {
     decision.budget_exhausted = true;
-    decision.attempt = static_cast<int>(restarts_.size()) + 1;
     return decision;
   }
   // Within the budget; or past it with restart=always, which never gives up but waits the
   // longest delay.
-  restarts_.push_back(now);
-  last_restart_ = now;
   decision.restart = true;
-  decision.attempt = static_cast<int>(restarts_.size());
-  // The budget needs only the latest max_restarts restarts: a daemon that keeps restarting
-  // (always) does not pile up time points.
-  while (static_cast<int>(restarts_.size()) > settings_.max_restarts) restarts_.pop_front();
-  const double backoff_ms = next_backoff_ms();
-  decision.delay = with_jitter(decision.over_budget ? settings_.backoff_max_ms : backoff_ms);
+  decision.delay = with_jitter(decision.over_budget ? settings_.backoff_max_ms : backoff_ms());
+  streak_ = std::min(streak_ + 1, settings_.max_restarts);  // always: no growth past the budget
+  started_again_ = now + decision.delay;
   return decision;
 }
 
-double RestartPolicy::next_backoff_ms() {
-  // initial * 2^(n-1) for the n-th consecutive restart, capped.
-  const double ms = std::min<double>(settings_.backoff_max_ms,
-                                     settings_.backoff_initial_ms * std::pow(2.0, std::min(consecutive_, 30)));
-  ++consecutive_;
-  return ms;
+double RestartPolicy::backoff_ms() const {
+  // initial * 2^(n-1) for the n-th restart in the streak, capped.
+  return std::min<double>(settings_.backoff_max_ms,
+                          settings_.backoff_initial_ms * std::pow(2.0, std::min(streak_, 30)));
 }
 
 RestartPolicy::Clock::duration RestartPolicy::with_jitter(double ms) {

@@ -168,7 +168,10 @@ WorkerObservation Supervisor::observe(const Slot& slot) const {
   seen.broker_reachable = worker.broker_reachable();
   seen.ready = worker.ready();
   seen.broker_answered = worker.broker_answered();
-  if (seen.state == WorkerState::kFailed) seen.failure = worker.failure();
+  if (seen.state == WorkerState::kFailed) {
+    seen.failure = worker.failure();
+    seen.terminal_exit = worker.terminal_exit();
+  }
   return seen;
 }
 

@@ -118,6 +118,9 @@ bool SupervisorPolicy::supervise(WorkerKind kind, Clock::time_point now, const W
     actions.push_back(Action::on(Action::Kind::kJoin, kind));
     return job_done(kind, actions);
   }
+  if (worker.state == WorkerState::kFailed && worker.terminal_exit != 0) {
+    return on_terminal(kind, worker, actions);
+  }
   if (worker.state == WorkerState::kFailed) return on_ended(kind, now, worker.failure, actions);
   return false;  // kIdle/kStopped: only while stopping
 }
@@ -138,6 +141,15 @@ bool SupervisorPolicy::on_ended(WorkerKind kind, Clock::time_point now, const st
   return true;
 }
 
+bool SupervisorPolicy::on_terminal(WorkerKind kind, const WorkerObservation& worker, std::vector<Action>& actions) {
+  actions.push_back(Action::on(Action::Kind::kJoin, kind));
+  actions.push_back(Action::log(LogLevel::kError, fmt::format("{} worker failed ({}); a restart cannot cure that: "
+                                                              "stopping with exit {}",
+                                                              to_string(kind), worker.failure, worker.terminal_exit)));
+  actions.push_back(Action::exit(worker.terminal_exit));
+  return true;
+}
+
 bool SupervisorPolicy::job_done(WorkerKind kind, std::vector<Action>& actions) {
   // producer.count, consumer.exit_after or drained: never restarted; the consumer's end is
   // the daemon's.
@@ -154,12 +166,12 @@ std::string SupervisorPolicy::restart_message(WorkerKind kind, const std::string
   if (decision.over_budget) {
     // restart=always past the budget: an error each time, as the worker keeps failing and
     // nothing will end the restarts.
-    return fmt::format("{} worker failed ({}); past supervisor.max_restarts={} within {} s; supervisor.restart=always: "
+    return fmt::format("{} worker failed ({}); past supervisor.max_restarts={} in a row; supervisor.restart=always: "
                        "restarting in {} ms (supervisor.backoff_max_ms)",
-                       to_string(kind), reason, s.max_restarts, s.restart_window_s, delay_ms);
+                       to_string(kind), reason, s.max_restarts, delay_ms);
   }
-  return fmt::format("{} worker failed ({}); restarting in {} ms (restart {} of {} within {} s)", to_string(kind),
-                     reason, delay_ms, decision.attempt, s.max_restarts, s.restart_window_s);
+  return fmt::format("{} worker failed ({}); restarting in {} ms (restart {} of {} in a row)", to_string(kind), reason,
+                     delay_ms, decision.attempt, s.max_restarts);
 }
 
 std::string SupervisorPolicy::give_up_message(WorkerKind kind, const std::string& reason) const {
@@ -167,7 +179,8 @@ std::string SupervisorPolicy::give_up_message(WorkerKind kind, const std::string
   if (s.restart == RestartMode::kNever) {
     return fmt::format("{} worker failed ({}); supervisor.restart=never: stopping", to_string(kind), reason);
   }
-  return fmt::format("{} worker failed ({}); out of restarts: {} within {} s (supervisor.max_restarts): stopping",
+  return fmt::format("{} worker failed ({}); out of restarts: {} in a row, none running {} s "
+                     "(supervisor.max_restarts, restart_window_s): stopping",
                      to_string(kind), reason, s.max_restarts, s.restart_window_s);
 }
 

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "pricepipe/workers/terminal_error.hpp"
+
 namespace pricepipe {
 
 WorkerThread::WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop)
@@ -33,6 +35,11 @@ std::string WorkerThread::failure() const {
   return failure_;
 }
 
+int WorkerThread::terminal_exit() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return terminal_exit_;
+}
+
 WorkerState WorkerThread::run_loop() {
   set_up_ = loop_->setup(context_);
   if (!set_up_) return context_.stop_requested() ? WorkerState::kStopped : WorkerState::kCompleted;
@@ -60,8 +67,12 @@ void WorkerThread::fail_drain() {
 void WorkerThread::thread_main() {
   WorkerState end_state = WorkerState::kFailed;
   std::string failure;
+  int terminal_exit = 0;
   try {
     end_state = run_loop();
+  } catch (const TerminalError& e) {
+    failure = e.what();
+    terminal_exit = e.exit_code();
   } catch (const std::exception& e) {
     failure = e.what();
   } catch (...) {
@@ -75,6 +86,7 @@ void WorkerThread::thread_main() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     failure_ = failure;
+    terminal_exit_ = terminal_exit;
     ended_ = true;
     state_.store(end_state, std::memory_order_release);
   }

@@ -4,15 +4,18 @@
 // dead-letter topic with headers naming where it came from.
 #include "catch_compat.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "kafka_test_support.hpp"
 #include "process.hpp"
+#include "scenario.hpp"
 #include "test_support.hpp"
 
 using namespace pricepipe::test;
@@ -202,4 +205,47 @@ TEST_CASE("a bad message the dead-letter topic refuses is not skipped: the consu
   REQUIRE(letters.size() == 1);
   CHECK(letters[0].value == too_big);
   CHECK(header(letters[0].headers, "pricepipe.source.offset") == "0");
+}
+
+TEST_CASE("a stop while a dead letter waits for its acknowledgement stays within the bound and exits 0",
+          "[integration]") {
+  // The dead-letter producer shares the producer's librdkafka settings: a 60 s linger.ms keeps
+  // the bad message's copy waiting in its queue. SIGTERM then must not wait for it beyond the
+  // stop bound, nor fail: the batch is neither printed nor committed, and the next run reads
+  // it again.
+  const std::string topic = unique_name("dlq-wait");
+  const std::string dead = unique_name("dlq-wait-dead");
+  kafka_sh({"topics", "--create", "--topic", topic, "--partitions", "1"});
+  const std::string bad = "not json";
+  const std::string good = "{\"match\":7,\"price\":1.5}";
+  kcat_produce(test_brokers(), topic, {bad, good});
+  const std::string group = unique_name("g");
+  auto args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
+                               "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic,
+                               "--producer.enabled=false", "--consumer.group_id=" + group,
+                               "--consumer.dead_letter_topic=" + dead, "--supervisor.shutdown_timeout_s=4"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  Daemon p(args({"--librdkafka.producer.linger.ms=60000"}));
+  REQUIRE(p.logged("skipped bad message at partition 0 offset 0", 60s));
+  std::this_thread::sleep_for(1s);  // waiting on the dead letter now
+  const auto sent = std::chrono::steady_clock::now();
+  const auto r = p.stop(SIGTERM, 30s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(took < 5.0);  // the 4 s bound, plus the time this test takes to notice the exit
+  CHECK(r.out.empty());
+  CHECK_THAT(r.err, Catch::Contains("not acknowledged by the dead-letter topic within the stop bound"));
+
+  // The next run, without the linger: the bad message is read again and copied, the good one printed.
+  const auto again = run_process(args({"--consumer.exit_after=1"}), 120s);
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "{\"match\":7,\"price\":1.50}\n");
+  const auto letters = kcat_read_raw(dead);
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].value == bad);
 }

@@ -78,7 +78,7 @@ TEST_CASE("a worker that throws is restarted with growing delays and nothing is 
   CHECK(delays[1] > delays[0]);
   CHECK(delays[2] > delays[1]);
   CHECK(restart_delays_ms(r.err, "consumer").size() == 1);
-  CHECK_THAT(r.err, Catch::Contains("restart 3 of 10 within 60 s"));
+  CHECK_THAT(r.err, Catch::Contains("restart 3 of 10 in a row"));
   CHECK_THAT(r.err, Catch::Contains("producer_restarts=3 consumer_restarts=1"));
   require_printed_once(c);
   CHECK(c.in_topic.size() == 3000);
@@ -93,8 +93,66 @@ TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[
   INFO(r.err);
   CHECK(r.exit_code == 70);
   CHECK(restart_delays_ms(r.err, "producer").size() == 2);
-  CHECK_THAT(r.err, Catch::Contains("out of restarts: 2 within 60 s (supervisor.max_restarts)"));
+  CHECK_THAT(r.err, Catch::Contains("out of restarts: 2 in a row, none running 60 s (supervisor.max_restarts, restart_window_s)"));
   CHECK_THAT(r.err, Catch::Contains("consumer stopped"));  // the other worker stopped gracefully
+}
+
+TEST_CASE("a persistent failure runs out of restarts even when the delays outgrow restart_window_s",
+          "[integration]") {
+  // The budget (10 by default) counts restarts in a row: with delays that reach 2 s, a 5 s
+  // window never held 10 restarts, and the daemon restarted its failing producer forever.
+  const std::string topic = unique_name("budget-slow");
+  const auto r = run_process(pipeline_args(topic, unique_name("g"),
+                                           {"--producer.rate=100", "--supervisor.backoff_initial_ms=100",
+                                            "--supervisor.backoff_max_ms=2000", "--supervisor.restart_window_s=5",
+                                            "--unsafe-fault-injection=producer:throw:5"}),
+                             120s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 70);
+  CHECK(restart_delays_ms(r.err, "producer").size() == 10);
+  CHECK_THAT(r.err, Catch::Contains("restart 10 of 10 in a row"));
+  CHECK_THAT(r.err, Catch::Contains("out of restarts: 10 in a row, none running 5 s"));
+}
+
+TEST_CASE("a low producer.rate is not a stall, and its deliveries are counted as they come", "[integration]") {
+  // One event every 4 s against a 2 s stall timeout: the producer waits in slices, serving
+  // librdkafka and heartbeating, so the supervisor sees it alive and /metrics sees each
+  // delivery (delivery reports used to be served every 64 events).
+  const std::string topic = unique_name("slow-rate");
+  const int port = free_port();
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0.25", "--supervisor.stall_timeout_s=2",
+                                                   "--supervisor.http_port=" + std::to_string(port)}));
+  REQUIRE(p.printed(3, 60s));
+  const auto delivered = [&] {
+    const std::string metrics = http_get(port, "/metrics");
+    std::smatch m;
+    const std::regex sample("\npricepipe_events_delivered_total ([0-9]+)\n");
+    return std::regex_search(metrics, m, sample) ? std::stol(m[1]) : -1L;
+  };
+  CHECK(eventually([&] { return delivered() >= 3; }, 5s));
+  const auto r = p.stop(SIGTERM, 60s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("stalled") == std::string::npos);
+  CHECK_THAT(r.err, Catch::Contains("producer_restarts=0 consumer_restarts=0"));
+}
+
+TEST_CASE("a closed stdout ends the daemon with exit 74, without restarts", "[integration]") {
+  // `pricepipe | head -n 5`: once head has gone, every write fails with EPIPE, and no restart
+  // brings the reader back.
+  std::vector<std::string> argv{"bash", "-c", "\"$0\" \"$@\" | head -n 5; exit \"${PIPESTATUS[0]}\""};
+  const auto args = pipeline_args(unique_name("head"), unique_name("g"), {"--producer.rate=100"});
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run_process(argv, 60s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 74);
+  CHECK(complete_lines(r.out) == 5);
+  CHECK_THAT(r.err, Catch::Contains("the reader is gone"));
+  CHECK_THAT(r.err, Catch::Contains("a restart cannot cure that: stopping with exit 74"));
+  CHECK(restart_delays_ms(r.err, "consumer").empty());
+  CHECK_THAT(r.err, Catch::Contains("producer stopped"));  // the producer still stopped gracefully
 }
 
 TEST_CASE("a hung worker is detected by its missing heartbeat and restarted", "[integration]") {

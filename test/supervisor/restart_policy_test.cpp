@@ -34,24 +34,58 @@ TEST_CASE("backoff doubles with jitter up to the cap", "[unit][restart]") {
   }
 }
 
-TEST_CASE("past max_restarts within the window the budget is exhausted", "[unit][restart]") {
+TEST_CASE("past max_restarts in a row the budget is exhausted", "[unit][restart]") {
   RestartPolicy policy(settings(RestartMode::kOnFailure, 3), 1);
   Clock::time_point now{};
   for (int i = 0; i < 3; ++i) {
-    CHECK(policy.on_exit(true, now).restart);
-    now += 1s;
+    const auto d = policy.on_exit(true, now);
+    CHECK(d.restart);
+    now += d.delay + 1s;  // started again after the delay, failed a second later
   }
   const auto fourth = policy.on_exit(true, now);
   CHECK_FALSE(fourth.restart);
   CHECK(fourth.budget_exhausted);
   CHECK(fourth.over_budget);
   CHECK(fourth.attempt == 4);
-  // Once the window has passed, earlier restarts no longer count.
+  // A worker that runs a whole window after a restart ends the streak: the next failure is
+  // the first restart of a new one.
   RestartPolicy later(settings(RestartMode::kOnFailure, 3), 1);
   Clock::time_point t{};
-  for (int i = 0; i < 3; ++i) CHECK(later.on_exit(true, t).restart);
-  t += 61s;
-  CHECK(later.on_exit(true, t).restart);
+  for (int i = 0; i < 3; ++i) {
+    const auto d = later.on_exit(true, t);
+    CHECK(d.restart);
+    t += d.delay + (i < 2 ? 1s : 61s);
+  }
+  const auto after_a_window = later.on_exit(true, t);
+  CHECK(after_a_window.restart);
+  CHECK(after_a_window.attempt == 1);
+}
+
+TEST_CASE("with the defaults a persistent failure runs out of restarts within 2.5 minutes", "[unit][restart]") {
+  // The delays reach backoff_max_ms (30 s) after six restarts; ten restarts take about 150 s of
+  // backoff, which no 60 s window can hold: the budget counts them in a row instead.
+  const SupervisorSettings defaults;
+  REQUIRE(defaults.max_restarts == 10);
+  REQUIRE(defaults.restart_window_s == 60);
+  REQUIRE(defaults.backoff_max_ms == 30000);
+  RestartPolicy policy(defaults, 7);
+  Clock::time_point now{};
+  const Clock::time_point first_failure = now;
+  int restarts = 0;
+  for (;;) {
+    const auto d = policy.on_exit(true, now);
+    if (!d.restart) {
+      CHECK(d.budget_exhausted);
+      break;
+    }
+    ++restarts;
+    REQUIRE(restarts <= defaults.max_restarts);
+    now += d.delay + 1s;  // each try fails a second after it starts
+  }
+  CHECK(restarts == defaults.max_restarts);
+  // 0.5 + 1 + 2 + 4 + 8 + 16 + 4 x 30 s of backoff at most, plus the tries' seconds.
+  CHECK(now - first_failure <= 151500ms + 10s);
+  CHECK(now - first_failure >= 0.75 * 151500ms);
 }
 
 TEST_CASE("restart modes", "[unit][restart]") {
@@ -98,8 +132,9 @@ TEST_CASE("restart=always never gives up: past the budget it restarts after back
     CHECK(ms <= 30000);
     now += 1s;
   }
-  // Once the window holds fewer than max_restarts restarts again, it is back within the budget.
-  now += 61s;
+  // Once a restarted worker runs a window, it is back within the budget.
+  now += 30s + 61s;
+  policy.on_healthy(now);
   const auto d = policy.on_exit(true, now);
   CHECK(d.restart);
   CHECK_FALSE(d.over_budget);

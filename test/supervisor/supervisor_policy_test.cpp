@@ -117,7 +117,7 @@ TEST_CASE("policy: a failed worker is restarted after the backoff delay, which d
   CHECK(d1 <= 500ms);
   CHECK(describe(first) == Lines{"join producer", "count-restart producer",
                                  "log warn: producer worker failed (boom); restarting in " + std::to_string(ms(d1)) +
-                                     " ms (restart 1 of 10 within 60 s)"});
+                                     " ms (restart 1 of 10 in a row)"});
   REQUIRE(p.restart_at(WorkerKind::kProducer) == t0 + d1);
 
   // Not before its time.
@@ -132,7 +132,7 @@ TEST_CASE("policy: a failed worker is restarted after the backoff delay, which d
   CHECK(d2 >= 750ms);
   CHECK(d2 <= 1000ms);
   CHECK(describe(second).back() == "log warn: producer worker failed (boom); restarting in " +
-                                       std::to_string(ms(d2)) + " ms (restart 2 of 10 within 60 s)");
+                                       std::to_string(ms(d2)) + " ms (restart 2 of 10 in a row)");
 }
 
 TEST_CASE("policy: past max_restarts with restart=on-failure the daemon exits 70", "[unit][supervisor]") {
@@ -145,9 +145,23 @@ TEST_CASE("policy: past max_restarts with restart=on-failure the daemon exits 70
   }
   const auto third = p.decide(now, {running(now), ended(WorkerState::kFailed, "decode")});
   CHECK(describe(third) == Lines{"join consumer",
-                                 "log error: consumer worker failed (decode); out of restarts: 2 within 60 s "
-                                 "(supervisor.max_restarts): stopping",
+                                 "log error: consumer worker failed (decode); out of restarts: 2 in a row, none running "
+                                 "60 s (supervisor.max_restarts, restart_window_s): stopping",
                                  "exit 70"});
+}
+
+TEST_CASE("policy: a failure no restart cures ends the daemon with its exit code, whatever the mode",
+          "[unit][supervisor]") {
+  for (const auto mode : {RestartMode::kOnFailure, RestartMode::kAlways}) {
+    auto p = policy(settings(mode));
+    auto closed = ended(WorkerState::kFailed, "cannot write events to the output: Broken pipe");
+    closed.terminal_exit = 74;
+    const auto actions = p.decide(t0, {running(t0), closed});
+    CHECK(describe(actions) == Lines{"join consumer",
+                                     "log error: consumer worker failed (cannot write events to the output: Broken "
+                                     "pipe); a restart cannot cure that: stopping with exit 74",
+                                     "exit 74"});
+  }
 }
 
 TEST_CASE("policy: restart=always never gives up, past the budget it restarts after backoff_max_ms",
@@ -163,7 +177,7 @@ TEST_CASE("policy: restart=always never gives up, past the budget it restarts af
     if (i >= 2) {
       const auto delay = delay_of(actions, now);
       CHECK(delay >= 22500ms);
-      CHECK(lines[2] == "log error: producer worker failed (boom); past supervisor.max_restarts=2 within 60 s; "
+      CHECK(lines[2] == "log error: producer worker failed (boom); past supervisor.max_restarts=2 in a row; "
                         "supervisor.restart=always: restarting in " +
                             std::to_string(ms(delay)) + " ms (supervisor.backoff_max_ms)");
     }
@@ -190,7 +204,7 @@ TEST_CASE("policy: a worker without a heartbeat for stall_timeout_s is stopped a
               "stop-stalled consumer", "join consumer", "count-restart consumer",
               "log warn: consumer worker failed (stalled: no heartbeat for 31 s (supervisor.stall_timeout_s)); "
               "restarting in " +
-                  std::to_string(ms(delay)) + " ms (restart 1 of 10 within 60 s)"});
+                  std::to_string(ms(delay)) + " ms (restart 1 of 10 in a row)"});
 }
 
 TEST_CASE("policy: a completed producer makes the consumer drain, once", "[unit][supervisor]") {
@@ -343,7 +357,7 @@ TEST_CASE("policy: a worker that ran healthily for a restart window starts again
   CHECK(delay_of(failing, now) >= 12000ms);  // 500 ms doubled 5 times, less the jitter
   now += 61s;
   CHECK(describe(p.decide(now, {absent(), absent(false)})).back() == "start producer");
-  now += 1s;
+  now += 61s;  // runs a whole window after its start
   CHECK(p.decide(now, {running(now), absent(false)}).empty());  // heartbeats: healthy
   now += 1s;
   const auto again = p.decide(now, {ended(WorkerState::kFailed, "boom"), absent(false)});

@@ -18,6 +18,7 @@ inline constexpr int kOk = 0;
 inline constexpr int kUsage = 64;
 inline constexpr int kUnavailable = 69;
 inline constexpr int kSoftware = 70;
+inline constexpr int kIoError = 74;  // stdout closed or failing for good
 inline constexpr int kConfig = 78;
 }  // namespace exit_code
 

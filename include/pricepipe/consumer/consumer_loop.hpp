@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,14 @@ class ConsumerLoop final : public WorkerLoop {
   // Prints and flushes what is held, then stores its offsets. Throws when the output fails,
   // and after that prints and stores nothing more.
   void flush_output();
-  // Waits until the dead-letter topic acknowledged every bad message handed to it; while
-  // stopping or failing at most stop_budget(). Throws DeadLetterError.
-  void await_dead_letters();
+  // Waits until the dead-letter topic acknowledged every bad message handed to it; true when
+  // it did. Once stopping or failing, at most half of stop_budget() from the stop: then false
+  // when stopping, DeadLetterError when failing.
+  bool await_dead_letters();
+  // Forgets the held batch, printed and stored nowhere: the next run reads it again.
+  void drop_batch();
+  // When this consumer first saw the stop request (the stop bound counts from there).
+  Clock::time_point stopping_since();
   // With the producer's ends sealed, whether every assigned partition is read past them
   // (checked at most every 200 ms).
   bool drained();
@@ -108,6 +114,7 @@ class ConsumerLoop final : public WorkerLoop {
   Clock::time_point next_bad_log_{};
   std::uint64_t bad_not_logged_ = 0;
   Clock::time_point next_drain_check_{};
+  std::optional<Clock::time_point> stop_seen_;
   std::uint64_t dead_letters_counted_ = 0;  // of dead_letters_->delivered(), in metrics
 
   // Declared before the consumer: librdkafka calls them, and the close and the revoke inside

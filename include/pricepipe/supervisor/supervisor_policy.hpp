@@ -35,6 +35,7 @@ struct WorkerObservation {
   bool ready = false;
   bool broker_answered = false;  // a broker answered this worker since it started
   std::string failure;           // why it failed, when state is kFailed
+  int terminal_exit = 0;         // a failure no restart cures: the daemon's exit code
 };
 
 struct Observation {
@@ -124,6 +125,8 @@ class SupervisorPolicy {
                  std::vector<Action>& actions);
   // A worker that ended (or was stopped as stalled) and was joined; true when the daemon ends.
   bool on_ended(WorkerKind kind, Clock::time_point now, const std::string& reason, std::vector<Action>& actions);
+  // A worker failed in a way no restart cures (TerminalError): the daemon ends with its code.
+  bool on_terminal(WorkerKind kind, const WorkerObservation& worker, std::vector<Action>& actions);
   // The worker finished its job; true when that ends the daemon (the consumer's end is its end).
   bool job_done(WorkerKind kind, std::vector<Action>& actions);
   std::string restart_message(WorkerKind kind, const std::string& reason,

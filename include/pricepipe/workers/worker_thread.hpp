@@ -3,7 +3,7 @@
 // loop, and joins the thread in its own destructor. The supervisor starts it, asks it to stop,
 // reads its state and heartbeat, and joins it; the thread runs the loop (worker_loop.hpp) and
 // destroys it before it ends. An exception leaving the loop marks the worker failed with the
-// exception's message. Signals are blocked in worker threads (they inherit the supervisor's
+// exception's message (and a TerminalError's exit code). Signals are blocked in worker threads (they inherit the supervisor's
 // mask), so only the supervisor sees them.
 
 #include <atomic>
@@ -43,6 +43,8 @@ class WorkerThread {
   // Any thread.
   WorkerState state() const { return state_.load(std::memory_order_acquire); }
   std::string failure() const;
+  // The exit code of a TerminalError that failed it (terminal_error.hpp); 0 for any other end.
+  int terminal_exit() const;
   Clock::time_point last_heartbeat() const { return context_.last_heartbeat(); }
   // Whether the worker's client currently has a broker connection up (from librdkafka's
   // statistics); false until the first report.
@@ -74,6 +76,7 @@ class WorkerThread {
   std::condition_variable done_cv_;  // thread end, for wait_until
   bool ended_ = false;
   std::string failure_;
+  int terminal_exit_ = 0;
 };
 
 }  // namespace pricepipe
