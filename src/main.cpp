@@ -1,6 +1,7 @@
 // pricepipe: wires the command line, config, logging and the supervisor together.
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     setup_logging(config.log);
-    Supervisor supervisor(std::move(loader), std::move(config), stdout, faults);
+    Supervisor supervisor(std::move(loader), std::move(config), STDOUT_FILENO, faults);
     return supervisor.run();
   } catch (const ConfigError& e) {
     spdlog::error("{}", e.what());

@@ -4,7 +4,9 @@
 #include "pricepipe/config/variables.hpp"
 #include "pricepipe/event/price_ticks.hpp"
 
+#include <arpa/inet.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cctype>
@@ -76,6 +78,13 @@ std::string parse_choice(const std::string& v, const std::vector<std::string>& c
   std::string allowed = "one of";
   for (const auto& c : choices) allowed += " " + c;
   throw BadValue{allowed};
+}
+
+// A numeric IPv4 or IPv6 address (no host names: the endpoint must not depend on DNS at start).
+std::string parse_ip_address(const std::string& v) {
+  unsigned char buffer[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, v.c_str(), buffer) == 1 || inet_pton(AF_INET6, v.c_str(), buffer) == 1) return v;
+  throw BadValue{"a numeric IPv4 or IPv6 address, such as 0.0.0.0, 127.0.0.1 or ::"};
 }
 
 bool valid_topic_name(const std::string& t) {
@@ -232,6 +241,10 @@ const std::vector<KeySpec>& key_specs() {
          [](Config& c, const std::string& v) {
            c.supervisor.http_port = static_cast<int>(parse_int(v, 0, 65535));
          }},
+        {{"supervisor.http_address", "0.0.0.0",
+          "address the HTTP endpoint listens on: 0.0.0.0 (all IPv4), :: (all), 127.0.0.1 (local probes only)",
+          Effect::kLive},
+         [](Config& c, const std::string& v) { c.supervisor.http_address = parse_ip_address(v); }},
         {{"log.level", "info", "trace, debug, info, warn, error, critical or off", Effect::kLive},
          [log_levels](Config& c, const std::string& v) { c.log.level = parse_choice(v, log_levels); }},
         {{"log.format", "text", "text or json (one JSON object per line)", Effect::kLive},

@@ -13,7 +13,7 @@ void Assignment::assigned(const std::vector<std::int32_t>& partitions) {
 }
 
 std::uint64_t Assignment::revoking(const std::vector<std::int32_t>& partitions, bool commit) {
-  hooks_.flush();
+  hooks_.flush(partitions);
   std::uint64_t unconfirmed = 0;
   if (commit && !closing_ && !hooks_.commit()) {
     for (const std::int32_t p : partitions) unconfirmed += book_.unconfirmed(p);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 
 #include "pricepipe/consumer/dead_letter.hpp"
 #include "pricepipe/kafka/kafka.hpp"
@@ -21,6 +22,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxBatch = 2000;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+// How long one wait for the output lasts before the consumer heartbeats and looks around.
+constexpr auto kWriteSlice = std::chrono::milliseconds(100);
+// An output that took nothing for this long is blocked: partitions paused, readiness 503.
+constexpr auto kBlockedAfter = std::chrono::seconds(1);
+// How long a revoke waits for the output before leaving what is not out to the next owner.
+constexpr auto kRevokeWait = std::chrono::milliseconds(500);
 
 // Owns a vector of TopicPartition pointers.
 struct PartitionList {
@@ -104,6 +111,7 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
       loop_.assigned(partitions);
       if (cooperative) delete consumer->incremental_assign(partitions);
       else consumer->assign(partitions);
+      if (loop_.paused_) consumer->pause(partitions);  // nothing fetched while the output is blocked
       return;
     }
     spdlog::info("consumer: partitions [{}] revoked{}", names,
@@ -131,7 +139,7 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
   std::string error_;
 };
 
-ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, std::FILE* out,
+ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, int out_fd,
                            std::uint64_t already_printed, const ProducedEnds* produced)
     : settings_(std::move(settings)),
       brokers_(std::move(brokers)),
@@ -139,8 +147,8 @@ ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers,
       produced_(produced),
       codec_(settings_.consumer.price_decimals),
       envelope_(settings_.consumer.output == ConsumerOutput::kEnvelope),
-      output_(out),
-      assignment_(book_, Assignment::Hooks{[this] { flush_output(); },
+      output_(out_fd),
+      assignment_(book_, Assignment::Hooks{[this](const std::vector<std::int32_t>& going) { release(going); },
                                            [this] { return commit_bounded("commit before the revoke"); }}),
       consumed_(metrics.consumed),
       skipped_(metrics.skipped) {
@@ -207,7 +215,7 @@ bool ConsumerLoop::step(WorkerContext& ctx) {
   if (events_->fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
   if (!callbacks_->error().empty()) throw std::runtime_error(callbacks_->error());
   read_batch();
-  const bool idle = output_.lines() == 0 && !book_.holding();
+  const bool idle = !output_.holding() && !book_.holding();
   flush_output();
   publish_batch();
   if (exit_after_ != 0 && printed_ >= exit_after_) {
@@ -223,18 +231,17 @@ void ConsumerLoop::read_batch() {
     if (exit_after_ != 0 && printed_ + output_.lines() >= exit_after_) break;
     std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
     timeout_ms = 0;
-    const RdKafka::ErrorCode err = msg->err();
-    if (err == RdKafka::ERR__TIMED_OUT) break;
-    if (err == RdKafka::ERR_NO_ERROR) {
-      hold(*msg);
-    } else if (err == RdKafka::ERR__PARTITION_EOF) {
-      continue;
-    } else if (err == RdKafka::ERR__FATAL) {
-      throw KafkaError("consumer: fatal error: " + msg->errstr());
-    } else {
-      spdlog::warn("consumer: {}", msg->errstr());
-      break;
-    }
+    if (!take(*msg)) break;
+  }
+}
+
+bool ConsumerLoop::take(RdKafka::Message& msg) {
+  switch (msg.err()) {
+    case RdKafka::ERR_NO_ERROR: hold(msg); return true;
+    case RdKafka::ERR__PARTITION_EOF: return true;
+    case RdKafka::ERR__TIMED_OUT: return false;
+    case RdKafka::ERR__FATAL: throw KafkaError("consumer: fatal error: " + msg.errstr());
+    default: spdlog::warn("consumer: {}", msg.errstr()); return false;
   }
 }
 
@@ -251,11 +258,12 @@ void ConsumerLoop::hold(RdKafka::Message& msg) {
       codec_.encode(decoded.event, text);
     }
     text.push_back('\n');
-    output_.line_added();
+    output_.mark(msg.partition(), msg.offset(), true);
     const auto ts = msg.timestamp();
     if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps_.push_back(ts.timestamp);
   } else {
     skip(msg, decoded.reason);
+    output_.mark(msg.partition(), msg.offset(), false);
   }
   book_.read(msg.partition(), msg.offset());
 }
@@ -304,26 +312,108 @@ void ConsumerLoop::flush_output() {
     drop_batch();
     return;
   }
-  std::uint64_t lines = 0;
+  while (!write_output(Clock::now() + kWriteSlice)) {
+    if (!wait_for_reader()) {
+      give_up_output();
+      break;
+    }
+  }
+  resume();
+}
+
+bool ConsumerLoop::write_output(Clock::time_point until) {
+  bool done = false;
   try {
-    lines = output_.flush();
+    done = output_.write_until(until);
   } catch (...) {  // OutputError, OutputClosed
-    book_.dropped();  // none of the batch is stored: the next run prints all of it again
+    store_written();   // what is completely out is printed
+    book_.dropped();   // the rest is never stored: the next run prints it again
     throw;
   }
-  add(metrics_.printed, lines);
-  printed_ += lines;
-  const auto to_store = book_.printed();
-  if (to_store.empty()) return;
+  store_written();
+  const auto waited = output_.waited();
+  add(metrics_.output_wait_us, std::chrono::duration_cast<std::chrono::microseconds>(waited - wait_counted_).count());
+  wait_counted_ = waited;
+  return done;
+}
+
+void ConsumerLoop::store_written() {
+  const LineOutput::Written out = output_.take_written();
+  add(metrics_.printed, out.lines);
+  printed_ += out.lines;
+  for (const auto& [partition, next] : out.next_offsets) to_store_[partition] = next;
+  if (to_store_.empty()) return;
+  // Only messages read while waiting for the reader can have dead letters still on their way.
+  if (dead_letters_ && (dead_letters_->poll(0), dead_letters_->outstanding() > 0)) return;
   PartitionList offsets;
-  for (const auto& [partition, next] : to_store) {
+  for (const auto& [partition, next] : to_store_) {
+    book_.printed(partition, next);
     offsets.items.push_back(RdKafka::TopicPartition::create(settings_.kafka.topic, partition, next));
   }
+  to_store_.clear();
   const RdKafka::ErrorCode err = consumer_->offsets_store(offsets.items);
   if (err != RdKafka::ERR_NO_ERROR) {
     // A partition revoked meanwhile (ERR__STATE): its new owner prints from the last commit.
     spdlog::debug("consumer: storing offsets: {}", RdKafka::err2str(err));
   }
+}
+
+bool ConsumerLoop::wait_for_reader() {
+  ctx_->heartbeat();
+  const auto now = Clock::now();
+  const auto& since = output_.waiting_since();
+  const bool blocked = since && now - *since >= kBlockedAfter;
+  ctx_->set_output_blocked(blocked);
+  if (blocked && !paused_) {
+    PartitionList assigned;
+    consumer_->assignment(assigned.items);
+    consumer_->pause(assigned.items);
+    paused_ = true;
+    spdlog::warn("consumer: stdout has taken nothing for {} s ({} lines waiting); partitions paused until the "
+                 "reader catches up",
+                 std::chrono::duration_cast<std::chrono::seconds>(now - *since).count(), output_.lines());
+  }
+  if (paused_) {
+    // Nothing is fetched: consume() serves the group (rebalances, max.poll.interval.ms).
+    const std::unique_ptr<RdKafka::Message> msg(consumer_->consume(0));
+    take(*msg);
+  }
+  if (!ctx_->stop_requested()) return true;
+  // A quarter of the stop bound: the final commit (half) and the close fit in the rest.
+  return now < stopping_since() + stop_budget() / 2;
+}
+
+void ConsumerLoop::resume() {
+  ctx_->set_output_blocked(false);
+  if (!paused_) return;
+  paused_ = false;
+  PartitionList assigned;
+  consumer_->assignment(assigned.items);
+  consumer_->resume(assigned.items);
+  spdlog::info("consumer: stdout takes lines again; partitions resumed");
+}
+
+void ConsumerLoop::give_up_output() {
+  const std::uint64_t lines = output_.lines();
+  const bool torn = output_.discard();
+  book_.dropped();
+  batch_timestamps_.clear();
+  spdlog::warn("consumer: stopping while stdout takes nothing; {} lines not printed (not committed: the next run "
+               "prints them){}",
+               lines, torn ? "; the last line written was cut short" : "");
+}
+
+void ConsumerLoop::release(const std::vector<std::int32_t>& partitions) {
+  if (output_.failed()) return;
+  if (dead_letters_ && book_.holding() && !await_dead_letters()) {
+    drop_batch();
+    return;
+  }
+  if (write_output(Clock::now() + kRevokeWait)) return;
+  const std::uint64_t before = output_.lines();
+  output_.cut(std::set<std::int32_t>(partitions.begin(), partitions.end()));
+  spdlog::warn("consumer: stdout is not taking lines; {} lines of the revoked partitions are left to their next owner",
+               before - output_.lines());
 }
 
 bool ConsumerLoop::await_dead_letters() {

@@ -11,15 +11,12 @@ void OffsetBook::read(std::int32_t partition, std::int64_t offset) {
   p.held = true;
 }
 
-std::map<std::int32_t, std::int64_t> OffsetBook::printed() {
-  std::map<std::int32_t, std::int64_t> to_store;
-  for (auto& [partition, p] : partitions_) {
-    if (!p.held) continue;
-    p.held = false;
-    p.stored = p.read_to;
-    to_store[partition] = p.read_to;
-  }
-  return to_store;
+void OffsetBook::printed(std::int32_t partition, std::int64_t next) {
+  const auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;  // revoked meanwhile
+  Partition& p = it->second;
+  p.stored = std::max(p.stored, next);
+  p.held = p.read_to > p.stored;
 }
 
 void OffsetBook::dropped() {

@@ -30,7 +30,12 @@ std::string render_counters(const Metrics& metrics) {
   counter("pricepipe_events_delivered_total", "Events acknowledged by Kafka.", v(metrics.delivered));
   counter("pricepipe_events_failed_total", "Events whose delivery failed or that were purged at a stop.", v(metrics.failed));
   counter("pricepipe_events_consumed_total", "Messages read from the topic.", v(metrics.consumed));
-  counter("pricepipe_events_printed_total", "Events written and flushed to stdout.", v(metrics.printed));
+  counter("pricepipe_events_printed_total", "Events completely written to stdout.", v(metrics.printed));
+  out += fmt::format(
+      "# HELP pricepipe_output_blocked_seconds_total Seconds the consumer waited for stdout to take lines (a paused "
+      "or slow reader).\n# TYPE pricepipe_output_blocked_seconds_total counter\n"
+      "pricepipe_output_blocked_seconds_total {:.3f}\n",
+      static_cast<double>(v(metrics.output_wait_us)) / 1e6);
   counter("pricepipe_events_skipped_total", "Bad messages skipped.", v(metrics.skipped));
   counter("pricepipe_events_dead_lettered_total", "Bad messages acknowledged by consumer.dead_letter_topic.",
           v(metrics.dead_lettered));

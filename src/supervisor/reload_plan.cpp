@@ -19,7 +19,8 @@ ReloadPlan plan_reload(const Config& running, const Config& next) {
     plan.restart_producer = plan.restart_producer || restarts_producer(effect_of(key));
     plan.restart_consumer = plan.restart_consumer || restarts_consumer(effect_of(key));
   }
-  plan.http_port_changed = next.supervisor.http_port != running.supervisor.http_port;
+  plan.http_port_changed = next.supervisor.http_port != running.supervisor.http_port ||
+                           next.supervisor.http_address != running.supervisor.http_address;
   return plan;
 }
 

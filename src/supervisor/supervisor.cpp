@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <random>
+#include <utility>
 
 #include "pricepipe/consumer/consumer_loop.hpp"
 #include "pricepipe/kafka/kafka.hpp"
@@ -51,8 +52,7 @@ int wait_signal(int ms) {
 // Ends the process without joining the worker threads that still run.
 [[noreturn]] void exit_now(int code, const Metrics& metrics) {
   spdlog::critical("exiting now with code {}; {}", code, metrics.summary());
-  spdlog::default_logger()->flush();
-  std::fflush(stdout);
+  spdlog::default_logger()->flush();  // events are written to the descriptor directly: no stdio to flush
   std::_Exit(code);
 }
 
@@ -63,8 +63,7 @@ int wait_signal(int ms) {
   spdlog::info("a librdkafka client is still shutting down (its last requests to the brokers, which can take "
                "a minute when they are unreachable); not waiting for it");
   spdlog::info("pricepipe stopped: {}", metrics.summary());
-  spdlog::default_logger()->flush();
-  std::fflush(stdout);
+  spdlog::default_logger()->flush();  // events are written to the descriptor directly: no stdio to flush
   std::_Exit(code);
 }
 
@@ -91,7 +90,7 @@ void Supervisor::block_signals() {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error from fwrite, not a kill
 }
 
-Supervisor::Supervisor(ConfigLoader loader, Config config, std::FILE* out, std::vector<FaultRule> faults)
+Supervisor::Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults)
     : loader_(std::move(loader)), config_(std::move(config)), out_(out), faults_(std::move(faults)) {}
 
 Supervisor::~Supervisor() {
@@ -139,6 +138,7 @@ bool Supervisor::stop(Slot& slot) {
   // caller ends the process. A worker that only destroys its handles is not waited for.
   bool ended = false;
   while (!(ended = worker.wait_until(std::min(deadline, Clock::now() + kStopSlice))) && !worker.releasing()) {
+    watch_signals();
     const auto now = Clock::now();
     if (now >= deadline) return false;
     systemd_.feed_watchdog(now);
@@ -146,6 +146,26 @@ bool Supervisor::stop(Slot& slot) {
   }
   if (!ended) releasing_.push_back(std::move(slot.worker));
   return true;
+}
+
+void Supervisor::watch_signals() {
+  const int sig = wait_signal(0);
+  if (sig == SIGHUP) {
+    reload_pending_ = true;  // after what is under way
+    return;
+  }
+  if (sig != SIGTERM && sig != SIGINT) return;
+  const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+  if (stop_signal_at_) {
+    spdlog::critical("second {} during the graceful stop", name);
+    exit_now(kForcedExit, metrics_);
+  }
+  spdlog::info("{} received while a worker stops: stopping everything gracefully, within {} s", name,
+               config_.supervisor.shutdown_timeout_s);
+  stop_signal_at_ = Clock::now();
+  for (Slot* slot : {&producer_, &consumer_}) {
+    if (slot->worker) slot->worker->request_stop();
+  }
 }
 
 void Supervisor::reap_released() {
@@ -168,6 +188,7 @@ WorkerObservation Supervisor::observe(const Slot& slot) const {
   seen.broker_reachable = worker.broker_reachable();
   seen.ready = worker.ready();
   seen.broker_answered = worker.broker_answered();
+  seen.output_blocked = worker.output_blocked();
   if (seen.state == WorkerState::kFailed) {
     seen.failure = worker.failure();
     seen.terminal_exit = worker.terminal_exit();
@@ -183,7 +204,9 @@ std::optional<int> Supervisor::carry_out(const Action& action) {
     case Action::Kind::kJoin: join(target); break;
     case Action::Kind::kRelease: release(target); break;
     case Action::Kind::kCountRestart: count_restart(target); break;
-    case Action::Kind::kStart: start(target); break;
+    case Action::Kind::kStart:
+      if (!stop_signal_at_) start(target);
+      break;
     case Action::Kind::kBeginDrain: begin_drain(); break;
     case Action::Kind::kExit: return action.exit_code;
   }
@@ -216,7 +239,7 @@ void Supervisor::count_restart(const Slot& slot) {
 void Supervisor::start_http() {
   http_.reset();
   if (config_.supervisor.http_port == 0) return;
-  http_ = std::make_unique<HealthServer>(config_.supervisor.http_port, [this] { return health_.status(false, Clock::now()); },
+  http_ = std::make_unique<HealthServer>(config_.supervisor.http_address, config_.supervisor.http_port, [this] { return health_.status(false, Clock::now()); },
                                          [this] { return health_.status(true, Clock::now()); },
                                          [this] { return render_metrics(); });
 }
@@ -231,7 +254,7 @@ void Supervisor::restart_for_reload(Slot& slot, bool enabled) {
     }
     slot.worker.reset();
   }
-  if (policy_->restart_on_reload(slot.kind, enabled)) start(slot);
+  if (policy_->restart_on_reload(slot.kind, enabled) && !stop_signal_at_) start(slot);
 }
 
 void Supervisor::reload() {
@@ -278,7 +301,7 @@ void Supervisor::apply_to_workers(const ReloadPlan& plan) {
     live_settings_.post(config_.producer);
     producer_.worker->nudge();  // a long pause at a low rate must not delay the new settings
   }
-  if (plan.restart_consumer) restart_for_reload(consumer_, config_.consumer.enabled);
+  if (plan.restart_consumer && !stop_signal_at_) restart_for_reload(consumer_, config_.consumer.enabled);
   // A worker the new configuration disables is stopped, not restarted: say which.
   const auto outcome = [](bool restarted, bool enabled, const char* name) {
     if (!restarted) return std::string();
@@ -304,7 +327,9 @@ Supervisor::StopOutcome Supervisor::stop_all() {
   for (Slot* slot : {&producer_, &consumer_}) {
     if (slot->worker) slot->worker->request_stop();
   }
-  auto deadline = Clock::now() + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
+  // From the stop signal: one that came while a worker stopped for a reload or a restart
+  // counts from then.
+  auto deadline = stop_signal_at_.value_or(Clock::now()) + std::chrono::seconds(config_.supervisor.shutdown_timeout_s);
   bool grace = false;
   for (;;) {
     const auto [all_ended, all_done] = stopping_workers();
@@ -395,15 +420,18 @@ int Supervisor::supervise() {
     const int sig = wait_signal(100);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("{} received: stopping gracefully", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      stop_signal_at_ = Clock::now();
       return exit_code::kOk;
     }
-    if (sig == SIGHUP) {
+    if (sig == SIGHUP || std::exchange(reload_pending_, false)) {
       spdlog::info("SIGHUP received: reloading {}", loader_.path().empty() ? "(defaults)" : loader_.path());
       systemd_.notify("RELOADING=1");
       reload();
       systemd_.notify("READY=1");
     }
+    if (stop_signal_at_) return exit_code::kOk;  // it came during the reload
     if (const auto code = supervise_once(Clock::now())) return *code;
+    if (stop_signal_at_) return exit_code::kOk;  // it came while a stalled worker stopped
   }
 }
 

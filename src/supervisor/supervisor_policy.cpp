@@ -236,6 +236,8 @@ void SupervisorPolicy::assess_worker(WorkerKind kind, Clock::time_point now, con
     fail(health.live, name + " worker sent no heartbeat for " + std::to_string(stall_s) + " s");
     fail(health.ready, name + " worker sent no heartbeat");
     health.workers_alive = false;
+  } else if (worker.output_blocked) {
+    fail(health.ready, name + " output is blocked: stdout takes no lines (a paused or slow reader)");
   } else if (!worker.broker_reachable) {
     fail(health.ready, name + " has no connection to a Kafka broker");
   } else if (!worker.ready) {

@@ -18,9 +18,11 @@ struct FakeHooks {
   std::vector<std::string> calls;
   bool commit_confirmed = true;
   bool flush_fails = false;
+  std::vector<std::int32_t> released;  // what the last flush was told is going
   Assignment::Hooks hooks() {
-    return {[this] {
+    return {[this](const std::vector<std::int32_t>& partitions) {
               calls.push_back("flush");
+              released = partitions;
               if (flush_fails) throw std::runtime_error("cannot write events to the output");
             },
             [this] {
@@ -33,7 +35,7 @@ struct FakeHooks {
 // Reads `n` messages of `partition` from `first` on and prints them (stored).
 void read_and_print(OffsetBook& book, std::int32_t partition, std::int64_t first, int n) {
   for (int i = 0; i < n; ++i) book.read(partition, first + i);
-  book.printed();
+  book.printed(partition, first + n);
 }
 
 }  // namespace
@@ -62,6 +64,7 @@ TEST_CASE("a revoke prints and commits before the partitions go, and forgets the
   read_and_print(book, 1, 0, 4);
   CHECK(assignment.revoking({1}, true) == 0);
   CHECK(fake.calls == std::vector<std::string>{"flush", "commit"});
+  CHECK(fake.released == std::vector<std::int32_t>{1});
   CHECK(assignment.partitions() == std::set<std::int32_t>{0});
   CHECK(assignment.has_assignment());
   CHECK_FALSE(book.read_to(1));

@@ -13,15 +13,23 @@ TEST_CASE("offsets are stored only for what was printed, after the last message 
   book.read(2, 5);
   CHECK(book.holding());
   CHECK(book.read_to(0) == 12);
-  const auto stored = book.printed();
-  CHECK(stored == std::map<std::int32_t, std::int64_t>{{0, 12}, {2, 6}});
+  book.printed(0, 11);  // the line of offset 10 is out, not yet the one of 11
+  CHECK(book.holding());
+  book.printed(0, 12);
+  CHECK(book.holding());  // partition 2 still is
+  book.printed(2, 6);
   CHECK_FALSE(book.holding());
-  CHECK(book.printed().empty());  // nothing held any more
+  CHECK(book.unconfirmed(0) == 2);
+  CHECK(book.unconfirmed(2) == 1);
+  book.printed(0, 11);  // an older position stores nothing less
+  CHECK(book.unconfirmed(0) == 2);
+  book.printed(7, 1);  // a partition revoked meanwhile is not recorded
+  CHECK_FALSE(book.read_to(7));
 
   book.read(0, 12);
   book.dropped();  // the output failed: never stored
   CHECK_FALSE(book.holding());
-  CHECK(book.printed().empty());
+  CHECK(book.unconfirmed(0) == 2);
   CHECK(book.read_to(0) == 13);  // but it was read
 }
 
@@ -30,7 +38,8 @@ TEST_CASE("what was printed and not confirmed as committed is counted", "[unit][
   CHECK(book.unconfirmed() == 0);
   for (std::int64_t o = 100; o < 150; ++o) book.read(1, o);  // this run began at 100
   book.read(3, 7);
-  book.printed();
+  book.printed(1, 150);
+  book.printed(3, 8);
   CHECK(book.unconfirmed() == 51);
   book.committed(1, 120);
   CHECK(book.unconfirmed() == 31);

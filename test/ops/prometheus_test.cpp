@@ -26,9 +26,12 @@ pricepipe_events_failed_total 0
 # HELP pricepipe_events_consumed_total Messages read from the topic.
 # TYPE pricepipe_events_consumed_total counter
 pricepipe_events_consumed_total 183
-# HELP pricepipe_events_printed_total Events written and flushed to stdout.
+# HELP pricepipe_events_printed_total Events completely written to stdout.
 # TYPE pricepipe_events_printed_total counter
 pricepipe_events_printed_total 183
+# HELP pricepipe_output_blocked_seconds_total Seconds the consumer waited for stdout to take lines (a paused or slow reader).
+# TYPE pricepipe_output_blocked_seconds_total counter
+pricepipe_output_blocked_seconds_total 12.500
 # HELP pricepipe_events_skipped_total Bad messages skipped.
 # TYPE pricepipe_events_skipped_total counter
 pricepipe_events_skipped_total 0
@@ -60,13 +63,14 @@ void fill(Metrics& m) {
   m.delivered = 191;
   m.consumed = 183;
   m.printed = 183;
+  m.output_wait_us = 12500000;
   m.lag.set("prices-topic", {{0, 62}, {1, 59}, {2, 62}});
   m.latency.observe_ms(4);
 }
 
 }  // namespace
 
-TEST_CASE("the Prometheus text is the same as before, byte for byte", "[unit][metrics]") {
+TEST_CASE("the Prometheus text is as captured, byte for byte", "[unit][metrics]") {
   Metrics m;
   fill(m);
   const std::string expected = std::string(kCaptured + 1) + kLatencyHead +

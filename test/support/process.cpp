@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <stdexcept>
 
 namespace pricepipe::test {
@@ -58,14 +59,26 @@ Process::~Process() {
 }
 
 void Process::read_loop(int out_fd, int err_fd) {
+  using Clock = std::chrono::steady_clock;
   int fds[2] = {out_fd, err_fd};
   char buffer[65536];
+  double allowance = 0;  // bytes of stdout the rate allows to read now
+  auto last = Clock::now();
   while (fds[0] >= 0 || fds[1] >= 0) {
-    pollfd polled[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    if (poll(polled, 2, 1000) < 0 && errno != EINTR) break;
+    const std::size_t rate = stdout_rate_.load();
+    const auto now = Clock::now();
+    allowance = std::min(allowance + std::chrono::duration<double>(now - last).count() * static_cast<double>(rate),
+                         std::max(static_cast<double>(rate) / 10, 1.0));
+    last = now;
+    const std::size_t out_limit =
+        rate == kUnlimited ? sizeof buffer : std::min(sizeof buffer, static_cast<std::size_t>(allowance));
+    // A paused or throttled stdout is not polled: its data waits in the pipe.
+    pollfd polled[2] = {{out_limit > 0 ? fds[0] : -1, POLLIN, 0}, {fds[1], POLLIN, 0}};
+    if (poll(polled, 2, rate == kUnlimited ? 1000 : 20) < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i] < 0 || (polled[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-      const ssize_t got = read(fds[i], buffer, sizeof buffer);
+      const ssize_t got = read(fds[i], buffer, i == 0 ? out_limit : sizeof buffer);
+      if (i == 0 && got > 0 && rate != kUnlimited) allowance -= static_cast<double>(got);
       if (got > 0) {
         std::lock_guard<std::mutex> lock(mutex_);
         (i == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(got));
@@ -81,6 +94,18 @@ void Process::read_loop(int out_fd, int err_fd) {
     closed_ = true;
   }
   changed_.notify_all();
+}
+
+bool Process::exited_within(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
 }
 
 void Process::signal(int sig) {

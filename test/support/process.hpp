@@ -6,8 +6,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <limits>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -40,6 +43,14 @@ class Process {
   // its output first.
   bool read_until(const std::function<bool(const std::string&, const std::string&)>& done,
                   std::chrono::milliseconds timeout);
+  // How fast its stdout is read, in bytes per second: 0 pauses the reader (a paused `| less`),
+  // a small number makes a slow one; kUnlimited (the default) reads as it comes. Its stderr is
+  // always read.
+  static constexpr std::size_t kUnlimited = std::numeric_limits<std::size_t>::max();
+  void read_stdout_at(std::size_t bytes_per_second) { stdout_rate_ = bytes_per_second; }
+  // Whether it has exited within `timeout`, without reaping it or reading its output (which a
+  // paused reader leaves unread).
+  bool exited_within(std::chrono::milliseconds timeout) const;
   // Waits for exit (killing it after `timeout`) and returns everything it printed.
   ProcessResult wait(std::chrono::milliseconds timeout);
 
@@ -54,6 +65,7 @@ class Process {
   std::string out_;
   std::string err_;
   bool closed_ = false;  // both pipes reached end of file
+  std::atomic<std::size_t> stdout_rate_{kUnlimited};
   std::thread reader_;
 };
 

@@ -44,6 +44,9 @@ class Daemon {
   std::string out() const { return process_.out(); }
   std::string err() const { return process_.err(); }
 
+  // How fast its stdout is read (see Process::read_stdout_at).
+  void read_stdout_at(std::size_t bytes_per_second) { process_.read_stdout_at(bytes_per_second); }
+  bool exited_within(std::chrono::milliseconds timeout) const { return process_.exited_within(timeout); }
   // Whether it has printed at least `lines` whole lines within `timeout`.
   bool printed(std::size_t lines, std::chrono::milliseconds timeout);
   // Whether its log holds `text` within `timeout`.

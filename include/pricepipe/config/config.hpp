@@ -70,6 +70,7 @@ struct SupervisorSettings {
   int shutdown_timeout_s = 10;
   int stall_timeout_s = 30;
   int http_port = 0;
+  std::string http_address = "0.0.0.0";
 };
 
 struct LogSettings {

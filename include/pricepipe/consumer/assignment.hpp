@@ -1,7 +1,8 @@
 #pragma once
 // The consumer's side of a rebalance, apart from librdkafka: which partitions it owns, and
 // what happens to the offset bookkeeping when they come and go. Before partitions go,
-// whatever was read from them is printed and stored, then committed (bounded), so their next
+// whatever was read from them is printed and stored (as far as the output takes it without a
+// long wait), then committed (bounded), so their next
 // owner does not print it again; a commit that is not confirmed is logged with how many
 // printed messages the next owner prints again. Owned by the consumer thread; the hooks run
 // there too, and tests give it fake ones.
@@ -19,7 +20,9 @@ namespace pricepipe {
 class Assignment {
  public:
   struct Hooks {
-    std::function<void()> flush;   // print and store what is held; throws when the output failed
+    // Print and store what is held, as far as the output takes it now; what it does not take
+    // of the partitions going is left to their next owner. Throws when the output failed.
+    std::function<void(const std::vector<std::int32_t>&)> flush;
     std::function<bool()> commit;  // commit what is stored, bounded; false when not confirmed
   };
 

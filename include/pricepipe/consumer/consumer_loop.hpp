@@ -1,7 +1,12 @@
 #pragma once
 // The consumer worker's loop: reads the topic in consumer.group_id with a librdkafka consumer
-// it owns, prints each event to an output stream (stdout in the daemon), and stores an offset
-// only after the line holding it was written and flushed. Bad messages are logged with
+// it owns, prints each event to a file descriptor (stdout in the daemon), and stores an offset
+// only after the line holding it was completely written. A reader that stops reading is flow
+// control, not a failure: the consumer waits for it in slices, heartbeating, pauses its
+// partitions once the output has taken nothing for a second (readiness then names the blocked
+// output), and keeps serving librdkafka so that it stays in its group. A stop while it waits
+// gives the reader a quarter of the stop bound, then leaves the lines not written to the next
+// run. Bad messages are logged with
 // partition and offset, counted, copied to consumer.dead_letter_topic when set, and skipped.
 // Runs on a WorkerThread; librdkafka calls its callbacks on that thread.
 
@@ -9,7 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,10 +38,10 @@ class ConsumerLoop final : public WorkerLoop {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Prints to `out`, which must outlive the loop. `already_printed` events count towards
+  // Prints to `out_fd`, which must stay open while the loop exists. `already_printed` events count towards
   // consumer.exit_after (earlier instances printed them). Once `produced` (if given) is sealed,
   // the job is complete when every assigned partition is read past its ends.
-  ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, std::FILE* out,
+  ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers, Metrics& metrics, int out_fd,
                std::uint64_t already_printed = 0, const ProducedEnds* produced = nullptr);
   ~ConsumerLoop() override;
 
@@ -52,6 +57,8 @@ class ConsumerLoop final : public WorkerLoop {
   void create_consumer();
   // Reads up to one batch into the output.
   void read_batch();
+  // Handles what consume() returned; false when the batch should end (nothing more now).
+  bool take(RdKafka::Message& msg);
   // Decodes one message into the output, or skips it as bad; either way its offset is held
   // until the output is flushed.
   void hold(RdKafka::Message& msg);
@@ -59,9 +66,25 @@ class ConsumerLoop final : public WorkerLoop {
   void skip(RdKafka::Message& msg, const std::string& reason);
   // Publishes the batch's counters and latencies.
   void publish_batch();
-  // Prints and flushes what is held, then stores its offsets. Throws when the output fails,
-  // and after that prints and stores nothing more.
+  // Prints what is held, storing the offsets of each line once it is completely out, and
+  // waits for a reader that does not read (see wait_for_reader). Throws when the output
+  // fails, and after that prints and stores nothing more.
   void flush_output();
+  // Writes until everything held is out (true) or `until` passes, and stores what got out.
+  bool write_output(Clock::time_point until);
+  // Stores the offsets of the messages completely out (after their dead letters, if any).
+  void store_written();
+  // Between two slices of waiting for the output: heartbeat, readiness, the partitions paused
+  // once the output has taken nothing for a second, librdkafka served. False once a stop has
+  // waited a quarter of its bound.
+  bool wait_for_reader();
+  // The output takes lines again and all of them are out: partitions resumed.
+  void resume();
+  // A stop could not wait any longer: what is not out is forgotten, for the next run to print.
+  void give_up_output();
+  // Before `partitions` are revoked: prints what the output takes within a short wait; what
+  // it does not take of theirs is left to their next owner.
+  void release(const std::vector<std::int32_t>& partitions);
   // Waits until the dead-letter topic acknowledged every bad message handed to it; true when
   // it did. Once stopping or failing, at most half of stop_budget() from the stop: then false
   // when stopping, DeadLetterError when failing.
@@ -116,6 +139,9 @@ class ConsumerLoop final : public WorkerLoop {
   Clock::time_point next_drain_check_{};
   std::optional<Clock::time_point> stop_seen_;
   std::uint64_t dead_letters_counted_ = 0;  // of dead_letters_->delivered(), in metrics
+  bool paused_ = false;                      // partitions paused while the output is blocked
+  std::map<std::int32_t, std::int64_t> to_store_;  // out, to be stored after their dead letters
+  Clock::duration wait_counted_{};           // of output_.waited(), in metrics
 
   // Declared before the consumer: librdkafka calls them, and the close and the revoke inside
   // it use the dead-letter queue, until the consumer is gone.

@@ -15,9 +15,9 @@ class OffsetBook {
  public:
   // A message at `offset` was read; it is held until the next printed() or dropped().
   void read(std::int32_t partition, std::int64_t offset);
-  // Everything held was printed: returns, per partition, the offset to store (the one after
-  // the last message read) and stops holding it.
-  std::map<std::int32_t, std::int64_t> printed();
+  // The messages of `partition` before `next` are printed (or skipped) and `next` is stored;
+  // the partition is held no more once that is past everything read of it.
+  void printed(std::int32_t partition, std::int64_t next);
   // The output failed: what is held is never stored, so it is read again by the next owner.
   void dropped();
   // The broker confirmed a commit of `next` (the offset after the last committed message).

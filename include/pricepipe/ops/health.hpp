@@ -2,8 +2,11 @@
 // The HTTP endpoint on supervisor.http_port (cpp-httplib): /livez answers 200 "ok" while the
 // supervisor runs and every enabled worker heartbeats; /readyz (and /healthz, its alias) while
 // in addition every enabled client has a broker connection and the consumer its assignment;
-// 503 with the reason otherwise. /metrics answers Prometheus text. Owns its listener thread;
-// created and destroyed by the supervisor.
+// 503 with the reason otherwise. /metrics answers Prometheus text. Hardened for a network it
+// does not control: GET only, no request bodies (413), a 1 s read and write timeout, each
+// connection on a thread of its own and at most 256 of them, none older than 5 s; a slow
+// client delays nobody else, and destroying the endpoint waits for no client. Owns its
+// listener thread; created and destroyed by the supervisor.
 
 #include <functional>
 #include <memory>
@@ -26,19 +29,23 @@ class HealthServer {
   using StatusFn = std::function<HealthStatus()>;
   using MetricsFn = std::function<std::string()>;
 
-  // Listens on 0.0.0.0:`port` (Prometheus scrapes from other hosts). Throws
-  // std::runtime_error when the port cannot be bound. The callbacks run on the listener's
-  // threads and must be thread-safe.
-  HealthServer(int port, StatusFn live, StatusFn ready, MetricsFn metrics);
+  // Listens on `address`:`port` (supervisor.http_address, 0.0.0.0 by default so that a
+  // Prometheus on another host can scrape). Throws std::runtime_error when it cannot be bound.
+  // The callbacks run on the connections' threads and must be thread-safe; none runs once the
+  // destructor has returned.
+  HealthServer(const std::string& address, int port, StatusFn live, StatusFn ready, MetricsFn metrics);
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
   HealthServer& operator=(const HealthServer&) = delete;
 
   int port() const { return port_; }
 
+  struct Gate;
+
  private:
   int port_;
-  std::unique_ptr<httplib::Server> server_;
+  std::shared_ptr<Gate> gate_;
+  std::shared_ptr<httplib::Server> server_;  // shared with connections still ending
   std::thread thread_;
 };
 

@@ -18,7 +18,7 @@ struct ReloadPlan {
   std::string changes;  // kApply: " key=value" per changed key, secrets as ***
   bool restart_producer = false;
   bool restart_consumer = false;
-  bool http_port_changed = false;
+  bool http_port_changed = false;  // supervisor.http_port or http_address: the endpoint moves
 };
 
 ReloadPlan plan_reload(const Config& running, const Config& next);

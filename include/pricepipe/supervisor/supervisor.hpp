@@ -31,8 +31,8 @@ class MockCluster;
 
 class Supervisor {
  public:
-  // Events go to `out` (stdout in the daemon). `faults` come from --unsafe-fault-injection.
-  Supervisor(ConfigLoader loader, Config config, std::FILE* out, std::vector<FaultRule> faults = {});
+  // Events go to the file descriptor `out` (stdout in the daemon). `faults` come from --unsafe-fault-injection.
+  Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults = {});
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -79,6 +79,10 @@ class Supervisor {
   // A worker that finished and only destroys its handles is moved to releasing_ (true).
   // Feeds the watchdog while it waits.
   bool stop(Slot& slot);
+  // While a worker stops (a reload, a stalled worker): a SIGTERM or SIGINT asks every worker
+  // to stop and ends the daemon once this stop is over, within the bound from the signal; a
+  // second one exits at once; a SIGHUP is kept for afterwards.
+  void watch_signals();
   // Joins the workers of releasing_ that have ended.
   void reap_released();
   // The workers as the policy sees them.
@@ -124,7 +128,7 @@ class Supervisor {
 
   ConfigLoader loader_;
   Config config_;
-  std::FILE* out_;
+  int out_;
   std::vector<FaultRule> faults_;
   Metrics metrics_;
   std::string brokers_;
@@ -142,6 +146,8 @@ class Supervisor {
   std::unique_ptr<HealthServer> http_;
   SystemdNotifier systemd_;
   bool ready_sent_ = false;
+  std::optional<Clock::time_point> stop_signal_at_;  // SIGTERM or SIGINT received
+  bool reload_pending_ = false;                      // SIGHUP received while a worker stopped
   Clock::time_point next_stats_{};
   HealthBoard health_;  // read by the HTTP endpoint's threads
 };

@@ -34,6 +34,7 @@ struct WorkerObservation {
   bool broker_reachable = false;
   bool ready = false;
   bool broker_answered = false;  // a broker answered this worker since it started
+  bool output_blocked = false;   // its stdout has taken nothing for a while
   std::string failure;           // why it failed, when state is kFailed
   int terminal_exit = 0;         // a failure no restart cures: the daemon's exit code
 };

@@ -28,6 +28,8 @@ class WorkerContext {
   // A broker connection is up and, for a worker in a consumer group, its assignment came.
   bool ready() const { return broker_reachable() && assigned_.load(std::memory_order_relaxed); }
   bool releasing() const { return releasing_.load(std::memory_order_acquire); }
+  // The worker's output (the consumer's stdout) has taken nothing for a while.
+  bool output_blocked() const { return output_blocked_.load(std::memory_order_relaxed); }
 
   // Worker side, the worker thread only.
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
@@ -44,6 +46,7 @@ class WorkerContext {
   // For a worker in a consumer group: whether the group gave it its (possibly empty) share.
   // Workers that never call it count as assigned.
   void set_assigned(bool assigned) { assigned_.store(assigned, std::memory_order_relaxed); }
+  void set_output_blocked(bool blocked) { output_blocked_.store(blocked, std::memory_order_relaxed); }
   // Only destroying the librdkafka handles is left, which can take a minute while the brokers
   // are unreachable; nothing of the delivery promise waits on that. Set by WorkerThread.
   void set_releasing() { releasing_.store(true, std::memory_order_release); }
@@ -55,6 +58,7 @@ class WorkerContext {
   std::atomic<bool> broker_answered_{false};
   std::atomic<bool> assigned_{true};
   std::atomic<bool> releasing_{false};
+  std::atomic<bool> output_blocked_{false};
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // stop requests and nudges, for sleep_for
   bool nudged_ = false;

@@ -52,6 +52,7 @@ class WorkerThread {
   // Whether the worker can do its job right now, for /readyz: a broker connection is up and a
   // consumer has its assignment.
   bool ready() const { return context_.ready(); }
+  bool output_blocked() const { return context_.output_blocked(); }
   // Whether a broker answered this worker since it started.
   bool broker_answered() const { return context_.broker_answered(); }
   // The worker finished its work and only destroys its librdkafka handles now, which can take

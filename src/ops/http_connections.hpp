@@ -1,0 +1,58 @@
+#pragma once
+// The health endpoint's connections (private to src/ops): cpp-httplib hands each accepted
+// connection to a task queue; this one runs each on a thread of its own, so a slow client never
+// delays another one (a liveness probe answers while hundreds of clients dribble bytes), and
+// bounds them:
+// - at most kMaxConnections at once; one more is shut down as it arrives;
+// - each connection lives at most kConnectionLifetime (its requests read and answered within
+//   it); past it, its socket is shut down and the blocked read returns at once;
+// - shutdown() shuts every open connection down and returns without waiting for them.
+// httplib gives a task only as a function; the queue finds the socket it was accepted on (the
+// one connected socket on the endpoint's port it does not know yet: httplib accepts on one
+// thread and enqueues right after) to be able to do that. The tasks keep `server` alive, so a
+// connection still ending after the endpoint is gone touches nothing freed.
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace pricepipe {
+
+class HttpConnections : public httplib::TaskQueue {
+ public:
+  static constexpr int kMaxConnections = 256;
+  static constexpr auto kConnectionLifetime = std::chrono::seconds(5);
+
+  HttpConnections(std::shared_ptr<void> server, int port);
+  ~HttpConnections() override;
+
+  // httplib's enqueue returns void up to 0.14 and bool (accepted) since.
+  using EnqueueResult = decltype(std::declval<httplib::TaskQueue&>().enqueue(std::function<void()>()));
+  EnqueueResult enqueue(std::function<void()> fn) override { return static_cast<EnqueueResult>(admit(std::move(fn))); }
+  void shutdown() override;
+
+ private:
+  struct Connection {
+    std::chrono::steady_clock::time_point deadline;
+    std::uint16_t peer_port = 0;  // to tell it from a later socket that got the same descriptor
+  };
+  struct State;
+
+  bool admit(std::function<void()> fn);
+  // The socket httplib accepted last: connected, on the endpoint's port, not yet known.
+  int newest_socket() const;
+  void reap_slow();
+
+  std::shared_ptr<State> state_;
+  std::thread reaper_;
+};
+
+}  // namespace pricepipe

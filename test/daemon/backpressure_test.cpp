@@ -1,0 +1,200 @@
+// A stdout reader that pauses or crawls, against the real broker: flow control, not a failure
+// (no stall, no restart, the group membership kept, readiness names it, nothing lost), and a
+// stop that stays within its bound whatever the reader does. The reader is the test's own end
+// of the daemon's stdout pipe, paused or throttled (Process::read_stdout_at); kcat checks the
+// topic.
+#include "catch_compat.hpp"
+
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "kafka_test_support.hpp"
+#include "process.hpp"
+#include "scenario.hpp"
+#include "test_support.hpp"
+
+using namespace pricepipe::test;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string http_get(int port, const std::string& path) {
+  return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
+}
+
+int http_status(int port, const std::string& path) {
+  const auto r = run_process(
+      {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" + std::to_string(port) + path}, 10s);
+  return r.out.empty() ? 0 : std::stoi(r.out);
+}
+
+double metric(const std::string& metrics, const std::string& name) {
+  const std::regex line("\n" + name + " ([0-9.]+)\n");
+  std::smatch m;
+  return std::regex_search(metrics, m, line) ? std::stod(m[1]) : -1;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the group kept, nothing lost",
+          "[integration]") {
+  const std::string topic = unique_name("paused");
+  const int port = free_port();
+  // max.poll.interval.ms far shorter than the pause: a consumer that stopped serving librdkafka
+  // while it waits for the reader would be put out of its group (a rebalance in the log).
+  Daemon p(pipeline_args(topic, unique_name("g"),
+                         {"--producer.rate=1000", "--producer.count=25000", "--supervisor.stall_timeout_s=5",
+                          "--supervisor.http_port=" + std::to_string(port),
+                          "--librdkafka.consumer.session.timeout.ms=6000",
+                          "--librdkafka.consumer.max.poll.interval.ms=8000"}));
+  REQUIRE(p.printed(2000, 60s));
+  REQUIRE(eventually([&] { return http_status(port, "/readyz") == 200; }, 30s));
+  p.read_stdout_at(0);
+  const auto paused = Clock::now();
+  // Readiness names the output within the stall timeout (5 s).
+  CHECK(eventually([&] { return http_get(port, "/readyz").find("output is blocked") != std::string::npos; }, 5s,
+                   100ms));
+  // Four stall timeouts and more than two max.poll.interval.ms: alive all along.
+  int live_checks = 0;
+  while (Clock::now() - paused < 20s) {
+    CHECK(http_status(port, "/livez") == 200);
+    ++live_checks;
+    std::this_thread::sleep_for(1s);
+  }
+  CHECK(live_checks >= 10);
+  CHECK(http_status(port, "/readyz") == 503);
+  CHECK(metric(http_get(port, "/metrics"), "pricepipe_output_blocked_seconds_total") >= 10);
+  p.read_stdout_at(Process::kUnlimited);
+  CHECK(eventually([&] { return http_status(port, "/readyz") == 200; }, 30s));
+  const Run r = p.wait(120s);  // the producer finishes, the consumer drains and the daemon exits
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("partitions paused until the reader catches up"));
+  CHECK_THAT(r.err, Catch::Contains("partitions resumed"));
+  CHECK_THAT(r.err, !Catch::Contains("stalled"));
+  CHECK_THAT(r.err, !Catch::Contains("restarting"));
+  CHECK(count(r.err, "revoked") == 1);  // only the one of the final stop
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
+  INFO(c.describe());
+  CHECK(c.in_topic.size() == 25000);
+  CHECK(c.missing.empty());
+  CHECK(c.duplicates.empty());
+  CHECK(c.extra.empty());
+}
+
+TEST_CASE("a slow steady reader gets everything, with no stall and no restart", "[integration]") {
+  const std::string topic = unique_name("slow-reader");
+  // ~500 KB of envelopes at 40 KiB/s: a batch of 256 KiB takes twice the stall timeout to write.
+  Daemon p(pipeline_args(topic, unique_name("g"),
+                         {"--producer.rate=2000", "--producer.count=3000", "--supervisor.stall_timeout_s=3"}));
+  p.read_stdout_at(40 * 1024);
+  const Run r = p.wait(120s);
+  INFO(r.err);
+  REQUIRE_FALSE(r.timed_out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, !Catch::Contains("stalled"));
+  CHECK_THAT(r.err, !Catch::Contains("restarting"));
+  const auto c = compare_with_topic(r.records(), test_brokers(), topic);
+  INFO(c.describe());
+  CHECK(c.in_topic.size() == 3000);
+  CHECK(c.missing.empty());
+  CHECK(c.duplicates.empty());
+}
+
+TEST_CASE("SIGTERM with the reader paused exits 0 within the bound, and the next run prints the rest",
+          "[integration]") {
+  const std::string topic = unique_name("paused-stop");
+  const std::string group = unique_name("g");
+  Daemon p(pipeline_args(topic, group,
+                         {"--producer.rate=1000", "--producer.count=6000", "--supervisor.shutdown_timeout_s=4"}));
+  REQUIRE(p.printed(1000, 60s));
+  p.read_stdout_at(0);
+  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  REQUIRE(p.logged("producer finished", 30s));
+  p.signal(SIGTERM);
+  // supervisor.shutdown_timeout_s, plus under a second.
+  const bool exited = p.exited_within(5s);
+  p.read_stdout_at(Process::kUnlimited);
+  const Run first = p.wait(60s);
+  INFO(first.err);
+  REQUIRE(exited);
+  CHECK(first.exit_code == 0);
+  CHECK_THAT(first.err, Catch::Contains("lines not printed (not committed: the next run prints them)"));
+  // The next run of the group prints what the first did not (at least once), then drains.
+  const auto in_topic = kcat_read(test_brokers(), topic);
+  REQUIRE(in_topic.size() == 6000);  // the producer finished before the stop
+  Daemon next(pipeline_args(topic, group, {"--producer.enabled=false"}));
+  const auto printed_all = [&] {
+    auto records = first.records();
+    const auto more = parse_whole_envelopes(next.out());
+    records.insert(records.end(), more.begin(), more.end());
+    return compare_with_topic(records, in_topic).missing.empty();
+  };
+  CHECK(eventually(printed_all, 60s, 200ms));
+  const Run second = next.stop(SIGTERM, 60s);
+  auto records = first.records();
+  const auto more = second.records();
+  records.insert(records.end(), more.begin(), more.end());
+  const auto c = compare_with_topic(records, in_topic);
+  INFO(c.describe());
+  CHECK(c.missing.empty());
+  CHECK(c.extra.empty());
+}
+
+TEST_CASE("a second SIGTERM while the reader is paused ends the daemon at once", "[integration]") {
+  const std::string topic = unique_name("paused-twice");
+  Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--supervisor.shutdown_timeout_s=60"}));
+  REQUIRE(p.printed(1000, 60s));
+  p.read_stdout_at(0);
+  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  p.signal(SIGTERM);
+  REQUIRE(p.logged("stopping gracefully", 10s));
+  p.signal(SIGTERM);
+  const bool exited = p.exited_within(5s);  // not the 15 s the consumer would give the reader
+  p.read_stdout_at(Process::kUnlimited);
+  const Run r = p.wait(60s);
+  INFO(r.err);
+  CHECK(exited);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("second SIGTERM during the graceful stop"));
+}
+
+TEST_CASE("SIGTERM during a reload that stops the consumer is honoured within the bound", "[integration]") {
+  const std::string topic = unique_name("paused-reload");
+  const std::string path = "/tmp/" + unique_name("pp") + ".conf";
+  std::ofstream(path) << "[librdkafka]\nconsumer.fetch.wait.max.ms = 100\n";
+  std::vector<std::string> args =
+      pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--supervisor.shutdown_timeout_s=20"});
+  args[2] = path;
+  Daemon p(args);
+  REQUIRE(p.printed(1000, 60s));
+  p.read_stdout_at(0);
+  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  // The consumer's stop for the reload waits for the reader (a quarter of the bound, 5 s).
+  std::ofstream(path) << "[librdkafka]\nconsumer.fetch.wait.max.ms = 101\n";
+  p.signal(SIGHUP);
+  REQUIRE(p.logged("reload: stopping the consumer worker", 10s));
+  p.signal(SIGTERM);
+  const bool exited = p.exited_within(21s);
+  p.read_stdout_at(Process::kUnlimited);
+  const Run r = p.wait(60s);
+  INFO(r.err);
+  CHECK(exited);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("SIGTERM received while a worker stops"));
+  CHECK(count(r.err, "consumer started") == 1);  // not started again for the reload
+  std::remove(path.c_str());
+}
