@@ -36,6 +36,7 @@ test_packages=(
   docker.io docker-compose debootstrap systemd  # scripts/docker-test.sh, scripts/check-deploy.sh
   clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
   ccache  # scripts/build.sh: CI's builds reuse the objects of earlier runs
+  iptables  # scripts/net-fault.sh: packet loss and blackholes on the test broker's port
 )
 
 case "${1:-all}" in

@@ -111,7 +111,10 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
       loop_.assigned(partitions);
       if (cooperative) delete consumer->incremental_assign(partitions);
       else consumer->assign(partitions);
-      if (loop_.paused_) consumer->pause(partitions);  // nothing fetched while the output is blocked
+      // Nothing fetched while the output is blocked. librdkafka keeps a partition's pause
+      // across an unassign, so one paused before a revoke is resumed explicitly when it comes back.
+      if (loop_.paused_) consumer->pause(partitions);
+      else consumer->resume(partitions);
       return;
     }
     spdlog::info("consumer: partitions [{}] revoked{}", names,
@@ -509,6 +512,7 @@ void ConsumerLoop::statistics(const std::string& json) {
   spdlog::trace("consumer: librdkafka statistics: {}", json);
   ClientStats stats = read_stats(json, settings_.kafka.topic);
   ctx_->set_broker_reachable(stats.broker_up);
+  ctx_->set_broker_silent(stats.silent_ms);
   assignment_.keep_owned(stats.lag);
   metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
 }

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace pricepipe {
@@ -23,6 +24,25 @@ bool brokers_up(const rapidjson::Document& doc) {
     if (up && int_member(broker.value, "nodeid") >= 0) return true;  // -1: a bootstrap entry
   }
   return false;
+}
+
+std::int64_t silent_ms(const rapidjson::Document& doc) {
+  std::int64_t longest = 0;
+  const auto brokers = doc.FindMember("brokers");
+  if (brokers == doc.MemberEnd() || !brokers->value.IsObject()) return 0;
+  for (const auto& broker : brokers->value.GetObject()) {
+    const rapidjson::Value& b = broker.value;
+    if (!b.IsObject()) continue;
+    const auto state = b.FindMember("state");
+    const auto source = b.FindMember("source");
+    const bool up = state != b.MemberEnd() && state->value.IsString() && std::string_view(state->value.GetString()) == "UP";
+    const bool logical = source != b.MemberEnd() && source->value.IsString() &&
+                         (std::string_view(source->value.GetString()) == "logical" ||
+                          std::string_view(source->value.GetString()) == "internal");
+    if (!up || logical || int_member(b, "waitresp_cnt") <= 0) continue;
+    longest = std::max(longest, int_member(b, "rxidle") / 1000);
+  }
+  return longest;
 }
 
 // The lag of one partition's statistics, or -1 when its offsets are not known.
@@ -62,6 +82,7 @@ ClientStats read_stats(const std::string& stats_json, const std::string& topic) 
   ClientStats stats;
   if (doc.HasParseError() || !doc.IsObject()) return stats;
   stats.broker_up = brokers_up(doc);
+  stats.silent_ms = silent_ms(doc);
   stats.lag = topic_lag(doc, topic);
   return stats;
 }

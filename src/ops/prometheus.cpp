@@ -55,6 +55,10 @@ std::string render_prometheus(const Metrics& metrics, bool live, bool ready) {
   out += fmt::format("pricepipe_healthy {}\n", ready ? 1 : 0);
   out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
   out += fmt::format("pricepipe_live {}\n", live ? 1 : 0);
+  out += "# HELP pricepipe_oldest_undelivered_seconds Age of the oldest event handed to librdkafka and not yet "
+         "acknowledged or failed; 0 when none waits.\n# TYPE pricepipe_oldest_undelivered_seconds gauge\n";
+  out += fmt::format("pricepipe_oldest_undelivered_seconds {:.3f}\n",
+                     static_cast<double>(metrics.oldest_undelivered_ms.load(std::memory_order_relaxed)) / 1000);
   out += render_lag(metrics.lag.get());
   out += "# HELP pricepipe_produce_to_print_latency_seconds From the producer's timestamp to the line flushed.\n"
          "# TYPE pricepipe_produce_to_print_latency_seconds histogram\n";

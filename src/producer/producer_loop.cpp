@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "pricepipe/kafka/kafka.hpp"
 #include "pricepipe/kafka/kafka_admin.hpp"
 #include "pricepipe/kafka/kafka_stats.hpp"
+#include "pricepipe/producer/in_flight.hpp"
 #include "pricepipe/workers/worker_context.hpp"
 
 namespace pricepipe {
@@ -25,11 +27,13 @@ constexpr auto kPaceSlice = std::chrono::milliseconds(100);
 
 }  // namespace
 
-// Counts delivery reports; runs on the producer thread inside poll()/flush().
+// Counts delivery reports and keeps the events still waiting for one; runs on the producer
+// thread inside poll()/flush().
 class ProducerLoop::Deliveries : public RdKafka::DeliveryReportCb {
  public:
   explicit Deliveries(Metrics& metrics) : metrics_(metrics) {}
   void dr_cb(RdKafka::Message& message) override {
+    in_flight_.reported(reinterpret_cast<std::uintptr_t>(message.msg_opaque()));
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       ++delivered_;
       auto& end = end_offsets_[message.partition()];
@@ -49,7 +53,12 @@ class ProducerLoop::Deliveries : public RdKafka::DeliveryReportCb {
     add(metrics_.failed, failed_ - published_failed_);
     published_delivered_ = delivered_;
     published_failed_ = failed_;
+    const auto oldest = in_flight_.oldest();
+    metrics_.oldest_undelivered_ms.store(
+        oldest ? std::chrono::duration_cast<std::chrono::milliseconds>(InFlight::coarse_now() - *oldest).count() : 0,
+        std::memory_order_relaxed);
   }
+  InFlight& in_flight() { return in_flight_; }
   std::uint64_t failed() const { return failed_; }
   const PartitionEndOffsets& end_offsets() const { return end_offsets_; }
 
@@ -61,6 +70,7 @@ class ProducerLoop::Deliveries : public RdKafka::DeliveryReportCb {
   std::uint64_t published_failed_ = 0;
   PartitionEndOffsets end_offsets_;
   Clock::time_point next_log_{};
+  InFlight in_flight_;
 };
 
 ProducerLoop::ProducerLoop(ProducerWorkerSettings settings, std::string brokers, Metrics& metrics, std::uint64_t already_generated,
@@ -86,8 +96,11 @@ std::uint64_t ProducerLoop::instance_count(std::uint64_t total) const {
 
 bool ProducerLoop::setup(WorkerContext& ctx) {
   deliveries_ = std::make_unique<Deliveries>(metrics_);
-  events_ = std::make_unique<KafkaEventHandler>(
-      "producer", [&ctx](const std::string& json) { ctx.set_broker_reachable(stats_show_broker_up(json)); });
+  events_ = std::make_unique<KafkaEventHandler>("producer", [&ctx](const std::string& json) {
+    const ClientStats stats = read_stats(json, "");
+    ctx.set_broker_reachable(stats.broker_up);
+    ctx.set_broker_silent(stats.silent_ms);
+  });
   auto conf = make_producer_conf(brokers_, settings_.librdkafka);
   std::string errstr;
   if (conf->set("dr_cb", deliveries_.get(), errstr) != RdKafka::Conf::CONF_OK ||
@@ -176,10 +189,13 @@ bool ProducerLoop::produce_one(WorkerContext& ctx) {
 bool ProducerLoop::enqueue(WorkerContext& ctx, Clock::time_point& full_since) {
   // No timestamp given: librdkafka stamps the message with the wall clock as it is created
   // (CreateTime), which is the event's creation time.
+  InFlight& in_flight = deliveries_->in_flight();
+  void* sequence = reinterpret_cast<void*>(static_cast<std::uintptr_t>(in_flight.next()));
   const RdKafka::ErrorCode err =
       producer_->produce(topic_.get(), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, payload_.data(),
-                         payload_.size(), key_.data(), key_.size(), nullptr);
+                         payload_.size(), key_.data(), key_.size(), sequence);
   if (err == RdKafka::ERR_NO_ERROR) {
+    in_flight.sent(InFlight::coarse_now());
     if (waiting_logged_) spdlog::info("producer: the queue drains again; producing");
     waiting_logged_ = false;
     return true;
@@ -195,6 +211,7 @@ bool ProducerLoop::enqueue(WorkerContext& ctx, Clock::time_point& full_since) {
   }
   producer_->poll(50);
   ctx.heartbeat();
+  publish();
   check_fatal();
   return false;
 }

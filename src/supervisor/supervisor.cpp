@@ -189,6 +189,7 @@ WorkerObservation Supervisor::observe(const Slot& slot) const {
   seen.ready = worker.ready();
   seen.broker_answered = worker.broker_answered();
   seen.output_blocked = worker.output_blocked();
+  seen.broker_silent = worker.broker_silent();
   if (seen.state == WorkerState::kFailed) {
     seen.failure = worker.failure();
     seen.terminal_exit = worker.terminal_exit();

@@ -7,6 +7,11 @@ namespace {
 
 using Clock = SupervisorPolicy::Clock;
 
+// A broker that has sent nothing this long while requests wait for it makes the worker not
+// ready: with statistics every second, /readyz turns 503 within about 6 s of a silent network,
+// far sooner than librdkafka's own request timeout (socket.timeout.ms, 60 s).
+constexpr auto kBrokerSilentAfter = std::chrono::seconds(5);
+
 // Adds `problem` to a status: the first one replaces "ok", later ones are appended.
 void fail(HealthStatus& status, const std::string& problem) {
   status.reason = status.ok ? problem : status.reason + "; " + problem;
@@ -240,6 +245,10 @@ void SupervisorPolicy::assess_worker(WorkerKind kind, Clock::time_point now, con
     fail(health.ready, name + " output is blocked: stdout takes no lines (a paused or slow reader)");
   } else if (!worker.broker_reachable) {
     fail(health.ready, name + " has no connection to a Kafka broker");
+  } else if (worker.broker_silent >= kBrokerSilentAfter) {
+    fail(health.ready, fmt::format("{} gets no answer from a Kafka broker: requests outstanding and nothing received "
+                                   "for {} s (a network that drops packets, or a stuck broker)",
+                                   name, std::chrono::duration_cast<std::chrono::seconds>(worker.broker_silent).count()));
   } else if (!worker.ready) {
     fail(health.ready, name + " has no partition assignment from its group yet");
   }

@@ -158,6 +158,7 @@ TEST_CASE("every bad value is an error naming key and origin and value and what 
       {"supervisor.shutdown_timeout_s", "0", "from 1"},
       {"supervisor.stall_timeout_s", "x", "an integer"},
       {"supervisor.http_port", "70000", "to 65535"},
+      {"supervisor.http_address", "localhost", "a numeric IPv4 or IPv6 address"},
       {"log.level", "loud", "one of trace debug info"},
       {"log.format", "xml", "one of text json"},
       {"log.stats_interval_s", "-1", "from 0"},

@@ -53,12 +53,14 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   const std::string topic = unique_name("paused");
   const int port = free_port();
   // max.poll.interval.ms far shorter than the pause: a consumer that stopped serving librdkafka
-  // while it waits for the reader would be put out of its group (a rebalance in the log).
+  // while it waits for the reader would be put out of its group (a rebalance in the log). The
+  // session timeout is not the point: 10 s with a heartbeat a second rides out a loaded machine.
   Daemon p(pipeline_args(topic, unique_name("g"),
                          {"--producer.rate=1000", "--producer.count=25000", "--supervisor.stall_timeout_s=5",
                           "--supervisor.http_port=" + std::to_string(port),
-                          "--librdkafka.consumer.session.timeout.ms=6000",
-                          "--librdkafka.consumer.max.poll.interval.ms=8000"}));
+                          "--librdkafka.consumer.session.timeout.ms=10000",
+                          "--librdkafka.consumer.heartbeat.interval.ms=1000",
+                          "--librdkafka.consumer.max.poll.interval.ms=10000"}));
   REQUIRE(p.printed(2000, 60s));
   REQUIRE(eventually([&] { return http_status(port, "/readyz") == 200; }, 30s));
   p.read_stdout_at(0);
@@ -66,9 +68,9 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   // Readiness names the output within the stall timeout (5 s).
   CHECK(eventually([&] { return http_get(port, "/readyz").find("output is blocked") != std::string::npos; }, 5s,
                    100ms));
-  // Four stall timeouts and more than two max.poll.interval.ms: alive all along.
+  // Five stall timeouts and two and a half max.poll.interval.ms: alive all along.
   int live_checks = 0;
-  while (Clock::now() - paused < 20s) {
+  while (Clock::now() - paused < 25s) {
     CHECK(http_status(port, "/livez") == 200);
     ++live_checks;
     std::this_thread::sleep_for(1s);
@@ -92,6 +94,36 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   CHECK(c.in_topic.size() == 25000);
   CHECK(c.missing.empty());
   CHECK(c.duplicates.empty());
+  CHECK(c.extra.empty());
+}
+
+TEST_CASE("a rebalance while the reader is paused leaves nothing unprinted", "[integration]") {
+  const std::string topic = unique_name("paused-rebalance");
+  const std::string group = unique_name("g");
+  Daemon a(pipeline_args(topic, group, {"--producer.rate=500", "--producer.count=15000"}));
+  REQUIRE(a.printed(500, 60s));
+  a.read_stdout_at(0);
+  REQUIRE(a.logged("partitions paused until the reader catches up", 30s));
+  // A second member takes some partitions, then leaves: the paused member loses and regains them.
+  Daemon b(pipeline_args(topic, group, {"--producer.enabled=false"}));
+  REQUIRE(b.printed(100, 60s));
+  const Run second = b.stop(SIGTERM, 60s);
+  REQUIRE(second.exit_code == 0);
+  REQUIRE(a.read_until([](const std::string&, const std::string& err) {
+    return count(err, "consumer: assigned partitions [0,1,2]") >= 2;  // its first assignment, and this one
+  }, 60s));
+  a.read_stdout_at(Process::kUnlimited);
+  const Run first = a.wait(120s);  // drains everything once the producer is done
+  INFO(first.err);
+  REQUIRE_FALSE(first.timed_out);
+  CHECK(first.exit_code == 0);
+  auto records = first.records();
+  const auto more = second.records();
+  records.insert(records.end(), more.begin(), more.end());
+  const auto c = compare_with_topic(records, test_brokers(), topic);
+  INFO(c.describe());
+  CHECK(c.in_topic.size() == 15000);
+  CHECK(c.missing.empty());
   CHECK(c.extra.empty());
 }
 

@@ -289,3 +289,23 @@ TEST_CASE("consumer lag is read from librdkafka statistics: committed offsets, n
   CHECK(read_stats("{\"topics\":{\"t\":{\"partitions\":[1]}}}", "t").lag.empty());
   CHECK(read_stats("garbage", "t").lag.empty());
 }
+
+TEST_CASE("a broker that answers nothing while requests wait is read as silent, the coordinator left out",
+          "[unit][kafka]") {
+  // Shaped like librdkafka 2.8.0's statistics during an iptables DROP on the broker's port.
+  const std::string silent = R"({"brokers":{
+      "127.0.0.1:39092/1":{"name":"127.0.0.1:39092/1","nodeid":1,"source":"learned","state":"UP",
+                          "waitresp_cnt":2,"rxidle":7250000},
+      "GroupCoordinator":{"name":"GroupCoordinator","nodeid":1,"source":"logical","state":"UP",
+                          "waitresp_cnt":1,"rxidle":30000000}}})";
+  const ClientStats stats = read_stats(silent, "");
+  CHECK(stats.broker_up);
+  CHECK(stats.silent_ms == 7250);
+  // Nothing waiting: a quiet connection is not a silent one.
+  CHECK(read_stats(R"({"brokers":{"b/1":{"nodeid":1,"source":"learned","state":"UP","waitresp_cnt":0,
+                       "rxidle":90000000}}})", "").silent_ms == 0);
+  // A connection that is down is reported as down, not as silent.
+  CHECK(read_stats(R"({"brokers":{"b/1":{"nodeid":1,"source":"learned","state":"CONNECT","waitresp_cnt":3,
+                       "rxidle":90000000}}})", "").silent_ms == 0);
+  CHECK(read_stats("garbage", "").silent_ms == 0);
+}

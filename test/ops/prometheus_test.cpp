@@ -51,6 +51,9 @@ pricepipe_healthy 1
 # HELP pricepipe_live 1 while /livez answers 200.
 # TYPE pricepipe_live gauge
 pricepipe_live 1
+# HELP pricepipe_oldest_undelivered_seconds Age of the oldest event handed to librdkafka and not yet acknowledged or failed; 0 when none waits.
+# TYPE pricepipe_oldest_undelivered_seconds gauge
+pricepipe_oldest_undelivered_seconds 2.250
 # HELP pricepipe_consumer_lag Messages between the end of the partition and the group's committed offset (from the low watermark while nothing is committed), per partition assigned to this consumer.
 # TYPE pricepipe_consumer_lag gauge
 pricepipe_consumer_lag{topic="prices-topic",partition="0"} 62
@@ -64,6 +67,7 @@ void fill(Metrics& m) {
   m.consumed = 183;
   m.printed = 183;
   m.output_wait_us = 12500000;
+  m.oldest_undelivered_ms = 2250;
   m.lag.set("prices-topic", {{0, 62}, {1, 59}, {2, 62}});
   m.latency.observe_ms(4);
 }

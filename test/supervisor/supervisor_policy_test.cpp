@@ -328,6 +328,21 @@ TEST_CASE("policy: liveness and readiness say which worker is not fine and why",
     CHECK(h.ready.reason ==
           "producer has no connection to a Kafka broker; consumer has no partition assignment from its group yet");
   }
+  SECTION("a blocked output or a silent broker: live, not ready, and says which") {
+    auto consumer = running(now);
+    consumer.output_blocked = true;
+    auto producer = running(now);
+    producer.broker_silent = 4900ms;  // not yet: a slow answer is not a silent network
+    auto h = p.assess(now, {producer, consumer});
+    CHECK(h.live.ok);
+    CHECK(h.ready.reason == "consumer output is blocked: stdout takes no lines (a paused or slow reader)");
+    producer.broker_silent = 7s;
+    consumer.output_blocked = false;
+    h = p.assess(now, {producer, consumer});
+    CHECK(h.live.ok);
+    CHECK(h.ready.reason == "producer gets no answer from a Kafka broker: requests outstanding and nothing received "
+                            "for 7 s (a network that drops packets, or a stuck broker)");
+  }
   SECTION("a disabled worker does not count") {
     const auto h = p.assess(now, {absent(false), running(now)});
     CHECK(h.ready.ok);

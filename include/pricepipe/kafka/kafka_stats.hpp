@@ -11,6 +11,13 @@ namespace pricepipe {
 
 struct ClientStats {
   bool broker_up = false;  // at least one connection to a real broker (not a bootstrap entry) is UP
+  // The longest a broker connection that is UP and has requests waiting for their response has
+  // received nothing (librdkafka's rxidle), in milliseconds; 0 when none waits. A healthy
+  // broker answers within a fetch's wait (500 ms) or a produce's round trip: seconds of this
+  // mean a network that drops packets silently or a stuck broker, which librdkafka only gives
+  // up on at socket.timeout.ms (60 s). The group coordinator's logical connection is left out:
+  // a JoinGroup legitimately waits for the other members.
+  std::int64_t silent_ms = 0;
   // For each partition of the topic asked for whose offsets are known: messages between the
   // end of the partition and the group's committed offset. The end is the last stable offset
   // (what a read_committed consumer can read; the high watermark without transactions). A

@@ -71,6 +71,7 @@ struct Metrics {
   std::atomic<std::uint64_t> consumed{0};   // messages read from the topic
   std::atomic<std::uint64_t> printed{0};    // events completely written to stdout
   std::atomic<std::uint64_t> output_wait_us{0};  // time the consumer waited for stdout to take lines
+  std::atomic<std::int64_t> oldest_undelivered_ms{0};  // age of the oldest event without a delivery report
   std::atomic<std::uint64_t> skipped{0};    // bad messages skipped
   std::atomic<std::uint64_t> dead_lettered{0};  // bad messages acknowledged by the dead-letter topic
   std::atomic<std::uint64_t> producer_restarts{0};

@@ -35,6 +35,7 @@ struct WorkerObservation {
   bool ready = false;
   bool broker_answered = false;  // a broker answered this worker since it started
   bool output_blocked = false;   // its stdout has taken nothing for a while
+  std::chrono::milliseconds broker_silent{0};  // a broker it waits on has sent nothing for this long
   std::string failure;           // why it failed, when state is kFailed
   int terminal_exit = 0;         // a failure no restart cures: the daemon's exit code
 };

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 namespace pricepipe {
@@ -28,6 +29,10 @@ class WorkerContext {
   // A broker connection is up and, for a worker in a consumer group, its assignment came.
   bool ready() const { return broker_reachable() && assigned_.load(std::memory_order_relaxed); }
   bool releasing() const { return releasing_.load(std::memory_order_acquire); }
+  // How long a broker this worker waits on has sent nothing (ClientStats::silent_ms).
+  std::chrono::milliseconds broker_silent() const {
+    return std::chrono::milliseconds(broker_silent_ms_.load(std::memory_order_relaxed));
+  }
   // The worker's output (the consumer's stdout) has taken nothing for a while.
   bool output_blocked() const { return output_blocked_.load(std::memory_order_relaxed); }
 
@@ -46,6 +51,7 @@ class WorkerContext {
   // For a worker in a consumer group: whether the group gave it its (possibly empty) share.
   // Workers that never call it count as assigned.
   void set_assigned(bool assigned) { assigned_.store(assigned, std::memory_order_relaxed); }
+  void set_broker_silent(std::int64_t ms) { broker_silent_ms_.store(ms, std::memory_order_relaxed); }
   void set_output_blocked(bool blocked) { output_blocked_.store(blocked, std::memory_order_relaxed); }
   // Only destroying the librdkafka handles is left, which can take a minute while the brokers
   // are unreachable; nothing of the delivery promise waits on that. Set by WorkerThread.
@@ -59,6 +65,7 @@ class WorkerContext {
   std::atomic<bool> assigned_{true};
   std::atomic<bool> releasing_{false};
   std::atomic<bool> output_blocked_{false};
+  std::atomic<std::int64_t> broker_silent_ms_{0};
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // stop requests and nudges, for sleep_for
   bool nudged_ = false;

@@ -53,6 +53,7 @@ class WorkerThread {
   // consumer has its assignment.
   bool ready() const { return context_.ready(); }
   bool output_blocked() const { return context_.output_blocked(); }
+  std::chrono::milliseconds broker_silent() const { return context_.broker_silent(); }
   // Whether a broker answered this worker since it started.
   bool broker_answered() const { return context_.broker_answered(); }
   // The worker finished its work and only destroys its librdkafka handles now, which can take
