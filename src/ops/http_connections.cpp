@@ -1,12 +1,18 @@
 #include "http_connections.hpp"
 
 #include <dirent.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
 #include <vector>
 
 namespace pricepipe {
@@ -14,21 +20,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The port of a socket's address (local or peer); 0 when it has none.
-std::uint16_t port_of(int fd, bool peer) {
-  sockaddr_storage address{};
-  socklen_t size = sizeof address;
-  auto* raw = reinterpret_cast<sockaddr*>(&address);
-  if ((peer ? getpeername(fd, raw, &size) : getsockname(fd, raw, &size)) != 0) return 0;
-  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
-  if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-  return 0;
+// The inode of the socket behind descriptor `fd`, read from /proc/self/fd: no call touches the
+// descriptor itself, which may belong to another thread (librdkafka's connections, stdout).
+std::optional<unsigned long> socket_inode(int fd) {
+  char target[64];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+  if (n <= 0) return std::nullopt;
+  target[n] = '\0';
+  unsigned long inode = 0;
+  if (std::sscanf(target, "socket:[%lu]", &inode) != 1) return std::nullopt;
+  return inode;
 }
 
-bool is_listening(int fd) {
-  int listening = 0;
-  socklen_t size = sizeof listening;
-  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0;
+// The inodes of the TCP connections (not listeners) whose local port is `port`, from the
+// kernel's tables (/proc/self/net/tcp and tcp6: "sl local rem st ... inode", ports in hex).
+std::set<unsigned long> connections_on(int port) {
+  std::set<unsigned long> inodes;
+  for (const char* table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, skip;
+      unsigned long inode = 0;
+      fields >> slot >> local >> remote >> state >> skip >> skip >> skip >> skip >> skip >> inode;
+      const auto colon = local.rfind(':');
+      if (!fields || colon == std::string::npos || state == "0A") continue;  // 0A: LISTEN
+      if (std::stoi(local.substr(colon + 1), nullptr, 16) == port) inodes.insert(inode);
+    }
+  }
+  return inodes;
 }
 
 std::vector<int> open_descriptors() {
@@ -58,8 +81,8 @@ struct HttpConnections::State {
 
   // Shuts `fd` down if it still is the connection noted (and not a later socket that got its
   // descriptor after the task closed it).
-  void cut(int fd, const Connection& c) const {
-    if (port_of(fd, false) == port && port_of(fd, true) == c.peer_port) ::shutdown(fd, SHUT_RDWR);
+  static void cut(int fd, const Connection& c) {
+    if (socket_inode(fd) == c.inode) ::shutdown(fd, SHUT_RDWR);
   }
 };
 
@@ -74,24 +97,25 @@ HttpConnections::~HttpConnections() {
   if (reaper_.joinable()) reaper_.join();
 }
 
-int HttpConnections::newest_socket() const {
+std::pair<int, unsigned long> HttpConnections::newest_socket() const {
+  const std::set<unsigned long> ours = connections_on(state_->port);
   for (const int fd : open_descriptors()) {
     if (state_->open.count(fd) != 0) continue;
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    if (port_of(fd, false) == state_->port && !is_listening(fd) && port_of(fd, true) != 0) return fd;
+    const auto inode = socket_inode(fd);
+    if (inode && ours.count(*inode) != 0) return {fd, *inode};
   }
-  return -1;
+  return {-1, 0};
 }
 
 bool HttpConnections::admit(std::function<void()> fn) {
   int fd = -1;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    fd = newest_socket();
+    unsigned long inode = 0;
+    std::tie(fd, inode) = newest_socket();
     const auto now = Clock::now();
     const bool full = static_cast<int>(state_->open.size()) >= kMaxConnections;
-    if (fd >= 0) state_->open[fd] = Connection{now + kConnectionLifetime, port_of(fd, true)};
+    if (fd >= 0) state_->open[fd] = Connection{now + kConnectionLifetime, inode};
     if (fd >= 0 && (full || state_->stopping)) {
       ::shutdown(fd, SHUT_RDWR);  // its task reads end of file and closes it at once
       if (full && now >= state_->next_refusal_log) {

@@ -8,8 +8,9 @@
 //   it); past it, its socket is shut down and the blocked read returns at once;
 // - shutdown() shuts every open connection down and returns without waiting for them.
 // httplib gives a task only as a function; the queue finds the socket it was accepted on (the
-// one connected socket on the endpoint's port it does not know yet: httplib accepts on one
-// thread and enqueues right after) to be able to do that. The tasks keep `server` alive, so a
+// one connection on the endpoint's port it does not know yet: httplib accepts on one thread
+// and enqueues right after) to be able to do that, from /proc alone (the descriptor table and
+// the kernel's TCP table), never calling on a descriptor another thread owns. The tasks keep `server` alive, so a
 // connection still ending after the endpoint is gone touches nothing freed.
 
 #include <httplib.h>
@@ -42,13 +43,14 @@ class HttpConnections : public httplib::TaskQueue {
  private:
   struct Connection {
     std::chrono::steady_clock::time_point deadline;
-    std::uint16_t peer_port = 0;  // to tell it from a later socket that got the same descriptor
+    unsigned long inode = 0;  // its socket's, to tell it from a later one with the same descriptor
   };
   struct State;
 
   bool admit(std::function<void()> fn);
-  // The socket httplib accepted last: connected, on the endpoint's port, not yet known.
-  int newest_socket() const;
+  // The socket httplib accepted last and its inode: a connection on the endpoint's port not yet
+  // known; {-1, 0} if none is found.
+  std::pair<int, unsigned long> newest_socket() const;
   void reap_slow();
 
   std::shared_ptr<State> state_;

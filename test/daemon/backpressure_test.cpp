@@ -40,6 +40,15 @@ double metric(const std::string& metrics, const std::string& name) {
   return std::regex_search(metrics, m, line) ? std::stod(m[1]) : -1;
 }
 
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -72,6 +81,7 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   int live_checks = 0;
   while (Clock::now() - paused < 25s) {
     CHECK(http_status(port, "/livez") == 200);
+    CHECK(rss_kib(p.pid()) < 64 * 1024);  // nothing piles up while the partitions are paused
     ++live_checks;
     std::this_thread::sleep_for(1s);
   }
