@@ -40,6 +40,13 @@ double metric(const std::string& metrics, const std::string& name) {
   return std::regex_search(metrics, m, line) ? std::stod(m[1]) : -1;
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Sanitizer runtimes add shadow memory and keep freed memory in quarantine.
+constexpr long kRssLimitKib = 1024 * 1024;
+#else
+constexpr long kRssLimitKib = 64 * 1024;  // the issue's bound for a 5-minute pause
+#endif
+
 long rss_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -81,7 +88,7 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   int live_checks = 0;
   while (Clock::now() - paused < 25s) {
     CHECK(http_status(port, "/livez") == 200);
-    CHECK(rss_kib(p.pid()) < 64 * 1024);  // nothing piles up while the partitions are paused
+    CHECK(rss_kib(p.pid()) < kRssLimitKib);  // nothing piles up while the partitions are paused
     ++live_checks;
     std::this_thread::sleep_for(1s);
   }
