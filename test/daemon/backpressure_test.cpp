@@ -9,10 +9,10 @@
 
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 
+#include "http_probe.hpp"
 #include "kafka_test_support.hpp"
 #include "process.hpp"
 #include "scenario.hpp"
@@ -24,22 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string http_get(int port, const std::string& path) {
-  return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
-}
-
-int http_status(int port, const std::string& path) {
-  const auto r = run_process(
-      {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" + std::to_string(port) + path}, 10s);
-  return r.out.empty() ? 0 : std::stoi(r.out);
-}
-
-double metric(const std::string& metrics, const std::string& name) {
-  const std::regex line("\n" + name + " ([0-9.]+)\n");
-  std::smatch m;
-  return std::regex_search(metrics, m, line) ? std::stod(m[1]) : -1;
-}
-
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // Sanitizer runtimes add shadow memory and keep freed memory in quarantine.
 constexpr long kRssLimitKib = 1024 * 1024;
@@ -47,13 +31,10 @@ constexpr long kRssLimitKib = 1024 * 1024;
 constexpr long kRssLimitKib = 64 * 1024;  // the issue's bound for a 5-minute pause
 #endif
 
-long rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
+// Stops reading the daemon's stdout and waits until the daemon has paused its partitions.
+void pause_reader(Daemon& daemon) {
+  daemon.read_stdout_at(0);
+  REQUIRE(daemon.logged("partitions paused until the reader catches up", 30s));
 }
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -94,7 +75,7 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   }
   CHECK(live_checks >= 10);
   CHECK(http_status(port, "/readyz") == 503);
-  CHECK(metric(http_get(port, "/metrics"), "pricepipe_output_blocked_seconds_total") >= 10);
+  CHECK(metric_value(http_get(port, "/metrics"), "pricepipe_output_blocked_seconds_total") >= 10);
   p.read_stdout_at(Process::kUnlimited);
   CHECK(eventually([&] { return http_status(port, "/readyz") == 200; }, 30s));
   const Run r = p.wait(120s);  // the producer finishes, the consumer drains and the daemon exits
@@ -119,8 +100,7 @@ TEST_CASE("a rebalance while the reader is paused leaves nothing unprinted", "[i
   const std::string group = unique_name("g");
   Daemon a(pipeline_args(topic, group, {"--producer.rate=500", "--producer.count=15000"}));
   REQUIRE(a.printed(500, 60s));
-  a.read_stdout_at(0);
-  REQUIRE(a.logged("partitions paused until the reader catches up", 30s));
+  pause_reader(a);
   // A second member takes some partitions, then leaves: the paused member loses and regains them.
   Daemon b(pipeline_args(topic, group, {"--producer.enabled=false"}));
   REQUIRE(b.printed(100, 60s));
@@ -170,8 +150,7 @@ TEST_CASE("SIGTERM with the reader paused exits 0 within the bound, and the next
   Daemon p(pipeline_args(topic, group,
                          {"--producer.rate=1000", "--producer.count=6000", "--supervisor.shutdown_timeout_s=4"}));
   REQUIRE(p.printed(1000, 60s));
-  p.read_stdout_at(0);
-  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  pause_reader(p);
   REQUIRE(p.logged("producer finished", 30s));
   p.signal(SIGTERM);
   // supervisor.shutdown_timeout_s, plus under a second.
@@ -207,8 +186,7 @@ TEST_CASE("a second SIGTERM while the reader is paused ends the daemon at once",
   const std::string topic = unique_name("paused-twice");
   Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=1000", "--supervisor.shutdown_timeout_s=60"}));
   REQUIRE(p.printed(1000, 60s));
-  p.read_stdout_at(0);
-  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  pause_reader(p);
   p.signal(SIGTERM);
   REQUIRE(p.logged("stopping gracefully", 10s));
   p.signal(SIGTERM);
@@ -230,8 +208,7 @@ TEST_CASE("SIGTERM during a reload that stops the consumer is honoured within th
   args[2] = path;
   Daemon p(args);
   REQUIRE(p.printed(1000, 60s));
-  p.read_stdout_at(0);
-  REQUIRE(p.logged("partitions paused until the reader catches up", 30s));
+  pause_reader(p);
   // The consumer's stop for the reload waits for the reader (a quarter of the bound, 5 s).
   std::ofstream(path) << "[librdkafka]\nconsumer.fetch.wait.max.ms = 101\n";
   p.signal(SIGHUP);

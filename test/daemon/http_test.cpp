@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "http_probe.hpp"
 #include "kafka_test_support.hpp"
 #include "process.hpp"
 #include "scenario.hpp"
@@ -20,29 +21,6 @@ using namespace pricepipe::test;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-// curl's HTTP status for `path`, giving up after `max_time` (0 when nothing answered in time).
-int status_within(int port, const std::string& path, const std::string& max_time,
-                  const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv{"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", max_time};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back("http://127.0.0.1:" + std::to_string(port) + path);
-  const auto r = run_process(argv, 30s);
-  return r.out.empty() ? 0 : std::stoi(r.out);
-}
-
-long rss_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-}  // namespace
-
 TEST_CASE("the HTTP endpoint answers /livez within 1 s with 200 slow clients open, and refuses bodies",
           "[integration]") {
   const std::string topic = unique_name("http-slow");
@@ -51,23 +29,23 @@ TEST_CASE("the HTTP endpoint answers /livez within 1 s with 200 slow clients ope
                          {"--producer.rate=100", "--supervisor.http_port=" + std::to_string(port),
                           "--supervisor.http_address=127.0.0.1"}));
   REQUIRE(p.logged("health endpoint on http://127.0.0.1:" + std::to_string(port), 30s));
-  REQUIRE(eventually([&] { return status_within(port, "/livez", "5") == 200; }, 30s));
+  REQUIRE(eventually([&] { return http_status(port, "/livez", "5") == 200; }, 30s));
   {
     SlowHttpClients slow(port, 200, 500ms);
     REQUIRE(slow.connected() == 200);
     for (int i = 0; i < 5; ++i) {
-      CHECK(status_within(port, "/livez", "1") == 200);
-      CHECK(status_within(port, "/metrics", "1") == 200);
+      CHECK(http_status(port, "/livez", "1") == 200);
+      CHECK(http_status(port, "/metrics", "1") == 200);
     }
     // A POST declaring a 100 GB body is answered at once and none of it is read.
-    const long before = rss_kb(p.pid());
-    CHECK(status_within(port, "/livez", "5", {"-X", "POST", "-H", "Content-Length: 100000000000", "-d", "x"}) == 413);
-    CHECK(rss_kb(p.pid()) - before < 20 * 1024);
+    const long before = rss_kib(p.pid());
+    CHECK(http_status(port, "/livez", "5", {"-X", "POST", "-H", "Content-Length: 100000000000", "-d", "x"}) == 413);
+    CHECK(rss_kib(p.pid()) - before < 20 * 1024);
     // Slow clients do not stay forever: each connection lives 5 s after it was accepted (a burst
     // of 200 first waits in the listen backlog: up to about 20 s more, by SYN-ACK retries).
     CHECK(eventually([&] { return slow.closed_by_server() == 200; }, 60s, 100ms));
   }
-  CHECK(status_within(port, "/livez", "1") == 200);
+  CHECK(http_status(port, "/livez", "1") == 200);
   const Run r = p.stop(SIGTERM, 30s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
@@ -82,7 +60,7 @@ TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integra
   std::vector<std::string> args = pipeline_args(topic, unique_name("g"), {"--producer.rate=100"});
   args[2] = path;
   Daemon p(args);
-  REQUIRE(eventually([&] { return status_within(port, "/livez", "5") == 200; }, 30s));
+  REQUIRE(eventually([&] { return http_status(port, "/livez", "5") == 200; }, 30s));
   SlowHttpClients slow(port, 50, 300ms);
   REQUIRE(slow.connected() == 50);
   std::ofstream(path) << "[supervisor]\nhttp_port = " << moved << "\nshutdown_timeout_s = 5\n";
@@ -90,7 +68,7 @@ TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integra
   p.signal(SIGHUP);
   REQUIRE(p.logged("reload: applied", 10s));
   CHECK(Clock::now() - hup < 2s);  // the old endpoint's clients were not waited for
-  CHECK(status_within(moved, "/livez", "1") == 200);
+  CHECK(http_status(moved, "/livez", "1") == 200);
   SlowHttpClients more(moved, 50, 300ms);
   p.signal(SIGTERM);
   REQUIRE(p.logged("pricepipe stopped", 10s));

@@ -7,10 +7,10 @@
 #include <signal.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 #include <thread>
 
+#include "http_probe.hpp"
 #include "kafka_test_support.hpp"
 #include "process.hpp"
 #include "scenario.hpp"
@@ -21,16 +21,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string http_get(int port, const std::string& path) {
-  return run_process({"curl", "-s", "--max-time", "5", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
-}
-
-double metric(const std::string& metrics, const std::string& name) {
-  const std::regex line("\n" + name + " ([0-9.]+)\n");
-  std::smatch m;
-  return std::regex_search(metrics, m, line) ? std::stod(m[1]) : -1;
-}
 
 // The port of the first "host:port" in a broker list.
 int broker_port(const std::string& brokers) {
@@ -88,7 +78,7 @@ TEST_CASE("a blackholed broker makes readyz 503 within 10 s, naming it, and read
   CHECK(not_ready);
   CHECK(http_get(http, "/livez") == "ok\n");  // nothing a restart would cure
   std::this_thread::sleep_for(5s);
-  CHECK(metric(http_get(http, "/metrics"), "pricepipe_oldest_undelivered_seconds") >= 5);
+  CHECK(metric_value(http_get(http, "/metrics"), "pricepipe_oldest_undelivered_seconds") >= 5);
   const std::size_t printed_before_heal = complete_lines(p.out());
   fault->end();
   const auto healed = Clock::now();

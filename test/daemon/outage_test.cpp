@@ -19,16 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// VmRSS of `pid` in KiB; 0 when it is gone.
-long rss_kib(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
 // The last value of `name=` in the daemon's stats lines; -1 before the first one.
 long long last_stat(const std::string& err, const std::string& name) {
   const std::regex re(name + "=([0-9]+)");

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "http_probe.hpp"
 #include "kafka_test_support.hpp"
 #include "process.hpp"
 #include "scenario.hpp"
@@ -46,10 +47,6 @@ std::string write_config(const std::string& path, const std::string& extra, int 
   text = std::regex_replace(text, std::regex("\nrate = 10\n"), "\nrate = " + std::to_string(rate) + "\n");
   std::ofstream(path) << text << "\n" << extra;
   return path;
-}
-
-std::string http_get(int port, const std::string& path) {
-  return run_process({"curl", "-s", "http://127.0.0.1:" + std::to_string(port) + path}, 10s).out;
 }
 
 // pricepipe_consumer_lag samples of `topic` in Prometheus text: partition -> lag.

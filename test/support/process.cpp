@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <algorithm>
 #include <stdexcept>
 
@@ -153,6 +154,15 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
                           const std::string& stdin_data) {
   Process process(argv, stdin_data);
   return process.wait(timeout);
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
 }
 
 std::vector<std::string> split_lines(const std::string& text) {

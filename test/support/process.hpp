@@ -74,4 +74,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::mil
 
 std::vector<std::string> split_lines(const std::string& text);
 
+// VmRSS of process `pid` in KiB, from /proc; 0 when it is gone.
+long rss_kib(pid_t pid);
+
 }  // namespace pricepipe::test
