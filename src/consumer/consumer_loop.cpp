@@ -309,12 +309,7 @@ void ConsumerLoop::publish_batch() {
 }
 
 void ConsumerLoop::flush_output() {
-  if (output_.failed()) return;
-  // Bad messages of this batch are in the dead-letter topic before anything of it counts as done.
-  if (dead_letters_ && book_.holding() && !await_dead_letters()) {
-    drop_batch();
-    return;
-  }
+  if (output_.failed() || !dead_letters_settled()) return;
   while (!write_output(Clock::now() + kWriteSlice)) {
     if (!wait_for_reader()) {
       give_up_output();
@@ -407,16 +402,19 @@ void ConsumerLoop::give_up_output() {
 }
 
 void ConsumerLoop::release(const std::vector<std::int32_t>& partitions) {
-  if (output_.failed()) return;
-  if (dead_letters_ && book_.holding() && !await_dead_letters()) {
-    drop_batch();
-    return;
-  }
+  if (output_.failed() || !dead_letters_settled()) return;
   if (write_output(Clock::now() + kRevokeWait)) return;
   const std::uint64_t before = output_.lines();
   output_.cut(std::set<std::int32_t>(partitions.begin(), partitions.end()));
   spdlog::warn("consumer: stdout is not taking lines; {} lines of the revoked partitions are left to their next owner",
                before - output_.lines());
+}
+
+bool ConsumerLoop::dead_letters_settled() {
+  // Bad messages of the batch are in the dead-letter topic before anything of it counts as done.
+  if (!dead_letters_ || !book_.holding() || await_dead_letters()) return true;
+  drop_batch();
+  return false;
 }
 
 bool ConsumerLoop::await_dead_letters() {

@@ -89,6 +89,9 @@ class ConsumerLoop final : public WorkerLoop {
   // it did. Once stopping or failing, at most half of stop_budget() from the stop: then false
   // when stopping, DeadLetterError when failing.
   bool await_dead_letters();
+  // The held batch's dead letters are acknowledged (or there are none); false when a stop
+  // could not wait for them, and the batch was dropped (drop_batch).
+  bool dead_letters_settled();
   // Forgets the held batch, printed and stored nowhere: the next run reads it again.
   void drop_batch();
   // When this consumer first saw the stop request (the stop bound counts from there).
