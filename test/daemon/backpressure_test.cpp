@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http_probe.hpp"
 #include "kafka_test_support.hpp"
@@ -35,6 +36,27 @@ constexpr long kRssLimitKib = 64 * 1024;  // the issue's bound for a 5-minute pa
 void pause_reader(Daemon& daemon) {
   daemon.read_stdout_at(0);
   REQUIRE(daemon.logged("partitions paused until the reader catches up", 30s));
+}
+
+// A daemon stopped while its reader is paused: whether it exited within `bound` (seen without
+// reading its output), then the whole run once the reader reads again.
+struct PausedExit {
+  bool exited_in_time = false;
+  Run run;
+};
+PausedExit exit_while_paused(Daemon& daemon, std::chrono::milliseconds bound) {
+  PausedExit result;
+  result.exited_in_time = daemon.exited_within(bound);
+  daemon.read_stdout_at(Process::kUnlimited);
+  result.run = daemon.wait(60s);
+  return result;
+}
+
+// The records of two runs together.
+std::vector<Record> both(const std::vector<Record>& first, const std::vector<Record>& second) {
+  std::vector<Record> records = first;
+  records.insert(records.end(), second.begin(), second.end());
+  return records;
 }
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -114,10 +136,7 @@ TEST_CASE("a rebalance while the reader is paused leaves nothing unprinted", "[i
   INFO(first.err);
   REQUIRE_FALSE(first.timed_out);
   CHECK(first.exit_code == 0);
-  auto records = first.records();
-  const auto more = second.records();
-  records.insert(records.end(), more.begin(), more.end());
-  const auto c = compare_with_topic(records, test_brokers(), topic);
+  const auto c = compare_with_topic(both(first.records(), second.records()), test_brokers(), topic);
   INFO(c.describe());
   CHECK(c.in_topic.size() == 15000);
   CHECK(c.missing.empty());
@@ -154,11 +173,10 @@ TEST_CASE("SIGTERM with the reader paused exits 0 within the bound, and the next
   REQUIRE(p.logged("producer finished", 30s));
   p.signal(SIGTERM);
   // supervisor.shutdown_timeout_s, plus under a second.
-  const bool exited = p.exited_within(5s);
-  p.read_stdout_at(Process::kUnlimited);
-  const Run first = p.wait(60s);
+  const PausedExit stopped = exit_while_paused(p, 5s);
+  const Run& first = stopped.run;  // a name the lambda below can capture
   INFO(first.err);
-  REQUIRE(exited);
+  REQUIRE(stopped.exited_in_time);
   CHECK(first.exit_code == 0);
   CHECK_THAT(first.err, Catch::Contains("lines not printed (not committed: the next run prints them)"));
   // The next run of the group prints what the first did not (at least once), then drains.
@@ -166,17 +184,11 @@ TEST_CASE("SIGTERM with the reader paused exits 0 within the bound, and the next
   REQUIRE(in_topic.size() == 6000);  // the producer finished before the stop
   Daemon next(pipeline_args(topic, group, {"--producer.enabled=false"}));
   const auto printed_all = [&] {
-    auto records = first.records();
-    const auto more = parse_whole_envelopes(next.out());
-    records.insert(records.end(), more.begin(), more.end());
-    return compare_with_topic(records, in_topic).missing.empty();
+    return compare_with_topic(both(first.records(), parse_whole_envelopes(next.out())), in_topic).missing.empty();
   };
   CHECK(eventually(printed_all, 60s, 200ms));
   const Run second = next.stop(SIGTERM, 60s);
-  auto records = first.records();
-  const auto more = second.records();
-  records.insert(records.end(), more.begin(), more.end());
-  const auto c = compare_with_topic(records, in_topic);
+  const auto c = compare_with_topic(both(first.records(), second.records()), in_topic);
   INFO(c.describe());
   CHECK(c.missing.empty());
   CHECK(c.extra.empty());
@@ -190,9 +202,7 @@ TEST_CASE("a second SIGTERM while the reader is paused ends the daemon at once",
   p.signal(SIGTERM);
   REQUIRE(p.logged("stopping gracefully", 10s));
   p.signal(SIGTERM);
-  const bool exited = p.exited_within(5s);  // not the 15 s the consumer would give the reader
-  p.read_stdout_at(Process::kUnlimited);
-  const Run r = p.wait(60s);
+  const auto [exited, r] = exit_while_paused(p, 5s);  // not the 15 s the consumer would give the reader
   INFO(r.err);
   CHECK(exited);
   CHECK(r.exit_code == 1);
@@ -214,9 +224,7 @@ TEST_CASE("SIGTERM during a reload that stops the consumer is honoured within th
   p.signal(SIGHUP);
   REQUIRE(p.logged("reload: stopping the consumer worker", 10s));
   p.signal(SIGTERM);
-  const bool exited = p.exited_within(21s);
-  p.read_stdout_at(Process::kUnlimited);
-  const Run r = p.wait(60s);
+  const auto [exited, r] = exit_while_paused(p, 21s);
   INFO(r.err);
   CHECK(exited);
   CHECK(r.exit_code == 0);
