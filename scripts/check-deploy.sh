@@ -40,7 +40,7 @@ check_install() {  # PREFIX BUILD_DIR
     [ -f "$root$f" ] || fail "cmake --install (prefix $prefix) did not install $f"
   done
   unit="$root$prefix/lib/systemd/system/pricepipe.service"
-  grep -q "^ExecStart=$prefix/bin/pricepipe --config $sysconf/pricepipe/supervisor.conf --consumer.instance_id=%H$" "$unit" ||
+  grep -q "^ExecStart=$prefix/bin/pricepipe --config $sysconf/pricepipe/supervisor.conf --consumer.instance_id=%H --consumer.group_protocol=consumer$" "$unit" ||
     fail "the unit installed with prefix $prefix does not start $prefix/bin/pricepipe with $sysconf/pricepipe/supervisor.conf"
   "$root$prefix/bin/pricepipe" --config "$root$sysconf/pricepipe/supervisor.conf" --check-config >/dev/null ||
     fail "the installed binary rejects the installed config"
@@ -63,6 +63,16 @@ for file in docker-compose.yml docker-compose.cluster.yml; do
   [ "$tags" = "$kafka_tag" ] || fail "$file names ${tags:-no apache/kafka image}, scripts/kafka.sh runs $kafka_tag"
 done
 echo "check-deploy: the compose files and scripts/kafka.sh agree on $kafka_tag" >&2
+# Their brokers are Kafka 4.x, so their instances use the KIP-848 group protocol.
+for file in docker-compose.yml docker-compose.cluster.yml; do
+  grep -qF '"--consumer.group_protocol=consumer"' "$file" || fail "$file does not run pricepipe with --consumer.group_protocol=consumer"
+done
+
+# The Dockerfile installs the librdkafka that scripts/librdkafka.sh pins for the host.
+librdkafka_tag=$(bash scripts/docker-images.sh librdkafka-tag)
+tag=$(sed -n 's/^ARG LIBRDKAFKA_IMAGE=\(.*\)$/\1/p' Dockerfile)
+[ "$tag" = "$librdkafka_tag" ] || fail "the Dockerfile builds on ${tag:-no LIBRDKAFKA_IMAGE}, scripts/librdkafka.sh pins $librdkafka_tag"
+echo "check-deploy: the Dockerfile and scripts/librdkafka.sh agree on $librdkafka_tag" >&2
 
 # systemd-analyze checks that ExecStart exists, so point it at the installed copy.
 sed "s#^ExecStart=$prefix/bin/pricepipe#ExecStart=$root/bin/pricepipe#" "$unit" > "$tmp/pricepipe.service"

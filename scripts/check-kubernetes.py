@@ -275,6 +275,9 @@ class Checker:
             self.expect(eff_c.get("consumer.instance_id") == pod_name,
                         f"{consumer['metadata']['name']}: consumer.instance_id is "
                         f"'{eff_c.get('consumer.instance_id')}', not the pod's name (static members must be unique)")
+            self.expect(eff_c.get("consumer.group_protocol") == "consumer",
+                        f"{consumer['metadata']['name']}: consumer.group_protocol is "
+                        f"'{eff_c.get('consumer.group_protocol')}', not consumer (the brokers are Kafka 4.x: KIP-848)")
             partitions = int(eff_c["kafka.partitions"])
             replicas = consumer["spec"].get("replicas", 1)
             self.expect(replicas <= partitions, f"{consumer['metadata']['name']}: {replicas} replicas for "
@@ -401,6 +404,8 @@ MUTATIONS = [
      "readOnlyRootFilesystem is not true"),
     ("a PodDisruptionBudget selecting nothing", "pdb.yaml", "app.kubernetes.io/component: consumer",
      "app.kubernetes.io/component: consumers", "PodDisruptionBudget does not select"),
+    ("the consumers on the classic group protocol", "configmap.yaml", "group_protocol = consumer",
+     "group_protocol = classic", "not consumer (the brokers are Kafka 4.x"),
     ("more consumer replicas than partitions", CONSUMER_FILE, "replicas: 3", "replicas: 5", "5 replicas for 3 partitions"),
     ("KEDA scaling past the partitions", "keda-scaledobject.yaml", "maxReplicaCount: 3", "maxReplicaCount: 6",
      "maxReplicaCount 6"),

@@ -10,8 +10,14 @@
 #                                            a stand-in for the official image built by
 #                                            test/docker/kafka-image/ from the same Maven Central jars
 #   scripts/docker-images.sh kafka-tag       print apache/kafka:VERSION
+#   scripts/docker-images.sh librdkafka      pricepipe-librdkafka:VERSION (VERSION =
+#                                            scripts/librdkafka.sh's): that librdkafka's Debian 13
+#                                            .debs, which the project Dockerfile installs, built by
+#                                            deploy/librdkafka-image/ from the source package in
+#                                            the host's cache (fetched once)
+#   scripts/docker-images.sh librdkafka-tag  print pricepipe-librdkafka:VERSION
 #   scripts/docker-images.sh all             both bases (the image is on 13, the systemd test on
-#                                            12), then kafka
+#                                            12), kafka, then librdkafka
 # Environment: PRICEPIPE_DEBIAN_MIRROR (default http://deb.debian.org/debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +74,25 @@ make_kafka() {
   msg "made $tag"
 }
 
+librdkafka_tag() { echo "pricepipe-librdkafka:$(bash scripts/librdkafka.sh version)"; }
+
+make_librdkafka() {
+  local tag ctx cache
+  tag=$(librdkafka_tag)
+  if have_image "$tag"; then msg "$tag present"; return 0; fi
+  make_base trixie
+  bash scripts/librdkafka.sh fetch
+  cache=$(dirname "$(bash scripts/librdkafka.sh debs)")
+  ctx=$(mktemp -d)
+  cp -r deploy/librdkafka-image/. "$ctx/"
+  cp scripts/librdkafka.sh "$ctx/"
+  cp -r "$cache/source" "$ctx/source"
+  msg "building $tag: librdkafka for Debian 13 (about a minute)"
+  docker build -q -t "$tag" "$ctx" >/dev/null || { rm -rf "$ctx"; msg "building $tag failed"; exit 1; }
+  rm -rf "$ctx"
+  msg "made $tag"
+}
+
 args=()
 for a in "$@"; do
   if [ "$a" = --force ]; then force=yes; else args+=("$a"); fi
@@ -77,6 +102,8 @@ case "${1:-}" in
   base) shift; [ $# -gt 0 ] || { msg "base needs a suite"; exit 64; }; for s in "$@"; do make_base "$s"; done ;;
   kafka) make_kafka ;;
   kafka-tag) echo "apache/kafka:$(kafka_version)" ;;
-  all) make_base bookworm; make_base trixie; make_kafka ;;
+  librdkafka) make_librdkafka ;;
+  librdkafka-tag) librdkafka_tag ;;
+  all) make_base bookworm; make_base trixie; make_kafka; make_librdkafka ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 64 ;;
 esac

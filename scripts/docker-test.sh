@@ -150,11 +150,15 @@ images() {
   bash scripts/docker-images.sh all
   log "building pricepipe:latest from the committed Dockerfile"
   docker build -q -t pricepipe:latest . >/dev/null || fail "docker build of the Dockerfile failed"
-  local os version
+  local os version rdkafka
   os=$(docker run --rm --entrypoint sh pricepipe:latest -c '. /etc/os-release && echo "$ID $VERSION_ID"')
   version=$(docker run --rm pricepipe:latest --version)
   log "image: $os, $version"
   [ "$os" = "debian 13" ] || fail "the image is $os, not Debian 13"
+  rdkafka=$(bash scripts/librdkafka.sh version)
+  contains "(librdkafka ${rdkafka%-*})" <<<"$version" || fail "the image runs $version, not librdkafka ${rdkafka%-*}"
+  [ "$(docker run --rm --entrypoint dpkg-query pricepipe:latest -W -f='${Version}' librdkafka1)" = "$rdkafka" ] ||
+    fail "the image's librdkafka1 package is not $rdkafka"
   docker build -q -t "$kcat_image" test/docker/kcat-image >/dev/null || fail "the kcat image failed to build"
 }
 
@@ -299,14 +303,13 @@ systemd_unit() {
   # The README's systemd recipe, into a DESTDIR tree.
   bash scripts/build.sh build-deploy -DCMAKE_INSTALL_PREFIX=/usr -DPRICEPIPE_BUILD_TESTS=OFF >&2
   DESTDIR=$root cmake --install build-deploy >/dev/null
-  # The binary's library packages; those this machine installed from local .debs (librdkafka
-  # 2.8.0 on Debian 12, scripts/install-deps.sh) go in as those files.
-  local ctx=$work/systemd-image packages=() p deb
+  # The binary's library packages; librdkafka, which this machine installed from local .debs
+  # (scripts/librdkafka.sh), goes in as those files.
+  local ctx=$work/systemd-image packages=() p
   cp -r test/docker/systemd-image "$ctx"
   mkdir -p "$ctx/debs"
-  for p in $(bash scripts/runtime-packages.sh "$root/usr/bin/pricepipe"); do
-    deb=$(compgen -G "${PRICEPIPE_CACHE:-$HOME/.cache/pricepipe}/librdkafka-*/${p}_$(dpkg-query -W -f='${Version}' "$p")_*.deb" | head -n 1 || true)
-    if [ -n "$deb" ]; then cp "$deb" "$ctx/debs/"; else packages+=("$p"); fi
+  for p in $(bash scripts/runtime-packages.sh "$root/usr/bin/pricepipe" "$(bash scripts/librdkafka.sh debs)"); do
+    if [ -f "$p" ]; then cp "$p" "$ctx/debs/"; else packages+=("$p"); fi
   done
   docker build -q -t "$systemd_image" --build-arg RUNTIME_PACKAGES="${packages[*]}" "$ctx" >/dev/null ||
     fail "the systemd image failed to build"

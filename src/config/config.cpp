@@ -187,6 +187,15 @@ const std::vector<KeySpec>& key_specs() {
            }
            c.consumer.instance_id = v;
          }},
+        {{"consumer.group_protocol", "classic",
+          "consumer group protocol: classic (any broker) or consumer (KIP-848, Kafka 4.0 or newer: the "
+          "broker assigns the partitions and owns the session timeout, heartbeat interval and assignor)",
+          Effect::kRestartsConsumer},
+         [](Config& c, const std::string& v) {
+           c.consumer.group_protocol = parse_choice(v, {"classic", "consumer"}) == "classic"
+                                           ? GroupProtocol::kClassic
+                                           : GroupProtocol::kConsumer;
+         }},
         {{"consumer.output", "json", "json (the event) or envelope (event plus topic, partition, offset, timestamp)", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            c.consumer.output = parse_choice(v, {"json", "envelope"}) == "json"
@@ -319,13 +328,14 @@ void apply_librdkafka(Config& config, const std::string& key, const RawSetting& 
   }
   if (name.empty()) unknown_key(key, raw);
   // Callbacks and opaque pointers cannot come from text, and these are pricepipe's own.
-  static const std::set<std::string> owned = {"group.id", "group.instance.id", "bootstrap.servers",
+  static const std::set<std::string> owned = {"group.id", "group.instance.id", "group.protocol", "bootstrap.servers",
                                               "metadata.broker.list", "enable.auto.offset.store", "dr_cb",
                                               "event_cb", "rebalance_cb", "offset_commit_cb"};
   if (owned.count(name) != 0) {
     throw ConfigError(where(raw) + ": " + key + " cannot be set through librdkafka.*; use " +
                           (name == "group.id"            ? "consumer.group_id"
                            : name == "group.instance.id" ? "consumer.instance_id"
+                           : name == "group.protocol"    ? "consumer.group_protocol"
                            : name == "bootstrap.servers" || name == "metadata.broker.list"
                                ? "kafka.brokers"
                                : "pricepipe's own keys (it is managed by pricepipe)"),
@@ -333,6 +343,34 @@ void apply_librdkafka(Config& config, const std::string& key, const RawSetting& 
   }
   check_librdkafka_key(key, name, raw);
   (*target)[name] = raw.value;
+}
+
+// librdkafka settings the consumer's group protocol does not allow: under KIP-848 the broker
+// owns the session timeout, the heartbeat interval and the assignment (librdkafka refuses the
+// first four when the consumer is created), and the server-side assignor means nothing to the
+// classic protocol (librdkafka would ignore it). Refused when the config is read, naming the key.
+void check_group_protocol(const Config& c, const RawSettings& merged) {
+  static const std::set<std::string> broker_owned = {"session.timeout.ms", "heartbeat.interval.ms",
+                                                     "partition.assignment.strategy", "group.protocol.type"};
+  const bool kip848 = c.consumer.group_protocol == GroupProtocol::kConsumer;
+  const std::string common(kLibrdkafkaPrefix);
+  const std::string consumer = common + "consumer.";
+  const auto starts = [](const std::string& key, const std::string& prefix) { return key.rfind(prefix, 0) == 0; };
+  for (const auto& [key, raw] : merged) {
+    if (!starts(key, common) || starts(key, common + "producer.")) continue;
+    const std::string name = key.substr(starts(key, consumer) ? consumer.size() : common.size());
+    const std::string setting = where(raw) + ": " + key + " = '" + raw.value + "'";
+    if (kip848 && broker_owned.count(name) != 0) {
+      throw ConfigError(setting + ": not allowed with consumer.group_protocol = consumer, where the broker owns " +
+                            name + " (its group.consumer.* settings); remove it, or use consumer.group_protocol = classic",
+                        exit_code_for(raw));
+    }
+    if (!kip848 && name == "group.remote.assignor") {
+      throw ConfigError(setting + ": applies only to consumer.group_protocol = consumer (the classic protocol uses "
+                            "partition.assignment.strategy)",
+                        exit_code_for(raw));
+    }
+  }
 }
 
 void check_consistency(const Config& c, const RawSettings& merged) {
@@ -436,6 +474,7 @@ Config build_config(const RawSettings& file, const RawSettings& overrides) {
     }
   }
   check_consistency(config, merged);
+  check_group_protocol(config, merged);
   return config;
 }
 

@@ -36,6 +36,11 @@ namespace {
 
 // What both clients get first: the brokers, a client.id, and statistics every second (broker
 // reachability for /readyz, the consumer's lag for /metrics: a few kilobytes of JSON a second).
+// Reviewed against librdkafka 2.14 and left to its defaults: socket.nagle.disable (true since
+// 2.10, so small produce requests are not held back), metadata.recovery.strategy (rebootstrap
+// since 2.10/2.11: a client that lost every broker it knew goes back to kafka.brokers, which
+// a replaced cluster needs), and the deprecated api.version.request, api.version.fallback.ms
+// and broker.version.fallback, which were never set: they matter only to brokers before 0.10.
 std::unique_ptr<RdKafka::Conf> base_conf(const std::string& brokers, const char* client_id) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set_or_throw(*conf, "bootstrap.servers", brokers);
@@ -68,6 +73,10 @@ std::unique_ptr<RdKafka::Conf> make_consumer_conf(const std::string& brokers, co
   // Static membership: a member that comes back with the same id after a crash is given its
   // partitions at once, instead of after the broker expired the old member's session.
   if (!consumer.instance_id.empty()) set_or_throw(*conf, "group.instance.id", consumer.instance_id);
+  // KIP-848 (Kafka >= 4.0): the broker assigns, incrementally, with no group-wide stop; the
+  // session timeout, heartbeat interval and assignor are then the broker's (config.cpp refuses
+  // them). classic, librdkafka's default, works with any broker.
+  if (consumer.group_protocol == GroupProtocol::kConsumer) set_or_throw(*conf, "group.protocol", "consumer");
   set_or_throw(*conf, "enable.auto.offset.store", "false");  // stored after stdout is flushed
   set_or_throw(*conf, "enable.auto.commit", "true");
   // What a crash prints again is what was printed since the last commit: commit the stored

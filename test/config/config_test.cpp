@@ -75,6 +75,7 @@ TEST_CASE("defaults match DESIGN.md", "[unit][config]") {
   CHECK(c.consumer.enabled);
   CHECK(c.consumer.group_id == "pricepipe");
   CHECK(c.consumer.output == ConsumerOutput::kJson);
+  CHECK(c.consumer.group_protocol == GroupProtocol::kClassic);
   CHECK(c.consumer.exit_after == 0);
   CHECK(c.consumer.dead_letter_topic.empty());
   CHECK(c.supervisor.restart == RestartMode::kOnFailure);
@@ -147,6 +148,7 @@ TEST_CASE("every bad value is an error naming key and origin and value and what 
       {"consumer.group_id", "", "non-empty"},
       {"consumer.output", "xml", "one of json envelope"},
       {"consumer.instance_id", "host a", "a-z A-Z 0-9"},
+      {"consumer.group_protocol", "kip848", "one of classic consumer"},
       {"kafka.connect_timeout_s", "-5", "from 0"},
       {"consumer.exit_after", "ten", "an integer"},
       {"consumer.dead_letter_topic", "a/b", "a-z A-Z"},
@@ -244,6 +246,41 @@ TEST_CASE("librdkafka keys pass through and are checked by librdkafka", "[unit][
   // A secret value is never echoed in an error.
   const std::string secret_error = error_of(file_with("librdkafka.sasl.password", std::string(100000, 'x')));
   CHECK(secret_error.find("xxxx") == std::string::npos);
+}
+
+TEST_CASE("consumer.group_protocol refuses the librdkafka settings that protocol does not allow", "[unit][config]") {
+  const auto with = [](const std::string& protocol, const std::string& key, const std::string& value) {
+    return RawSettings{{"consumer.group_protocol", RawSetting{protocol, "test.conf:3", false}},
+                       {key, RawSetting{value, "test.conf:7", false}}};
+  };
+  const std::vector<std::string> broker_owned = {"session.timeout.ms", "heartbeat.interval.ms",
+                                                 "partition.assignment.strategy", "group.protocol.type"};
+  for (const std::string& name : broker_owned) {
+    const std::string value = name == "partition.assignment.strategy" ? "range"
+                              : name == "group.protocol.type"         ? "consumer"
+                                                                      : "10000";
+    for (const std::string& key : {"librdkafka." + name, "librdkafka.consumer." + name}) {
+      INFO(key);
+      const std::string message = error_of(with("consumer", key, value));
+      CHECK_THAT(message, Catch::Contains("test.conf:7") && Catch::Contains(key) &&
+                              Catch::Contains("consumer.group_protocol = consumer") &&
+                              Catch::Contains("the broker owns"));
+      CHECK(exit_code_of(with("consumer", key, value)) == exit_code::kConfig);
+      CHECK(error_of(with("classic", key, value)).empty());  // the classic protocol's own settings
+    }
+    // The producer has no group: its settings are not the consumer's business.
+    CHECK(error_of(with("consumer", "librdkafka.producer." + name, value)).empty());
+  }
+  // The server-side assignor is KIP-848's alone.
+  CHECK(error_of(with("consumer", "librdkafka.consumer.group.remote.assignor", "uniform")).empty());
+  CHECK_THAT(error_of(with("classic", "librdkafka.consumer.group.remote.assignor", "uniform")),
+             Catch::Contains("test.conf:7") && Catch::Contains("applies only to consumer.group_protocol = consumer"));
+  // On the command line too, whichever of the two keys comes from there.
+  CHECK(exit_code_of(file_with("librdkafka.session.timeout.ms", "10000"),
+                     RawSettings{{"consumer.group_protocol", RawSetting{"consumer", "command line", true}}}) ==
+        exit_code::kConfig);
+  CHECK_THAT(error_of(file_with("librdkafka.consumer.group.protocol", "consumer")),
+             Catch::Contains("consumer.group_protocol"));
 }
 
 TEST_CASE("INI syntax errors name file and line", "[unit][config]") {
@@ -468,6 +505,7 @@ TEST_CASE("the key table says which worker a changed key restarts", "[unit][conf
   CHECK(effect_of("producer.enabled") == Effect::kRestartsProducer);
   CHECK(effect_of("consumer.group_id") == Effect::kRestartsConsumer);
   CHECK(effect_of("consumer.instance_id") == Effect::kRestartsConsumer);
+  CHECK(effect_of("consumer.group_protocol") == Effect::kRestartsConsumer);
   CHECK(effect_of("producer.price_decimals") == Effect::kRestartsConsumer);  // the consumer normalises with it
   CHECK(effect_of("librdkafka.linger.ms") == Effect::kRestartsBoth);
   CHECK(effect_of("librdkafka.producer.linger.ms") == Effect::kRestartsProducer);

@@ -96,6 +96,51 @@ TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are commit
   CHECK(conf_value(*consumer, "auto.commit.interval.ms") == "5000");
 }
 
+namespace {
+// librdkafka's own verdict on a consumer configuration: the error of creating the consumer
+// (its checks of the combined settings run then), or "" when it was created. Nothing is
+// reachable at the bootstrap address, so nothing is joined.
+std::string creation_error(RdKafka::Conf& conf) {
+  std::string errstr;
+  REQUIRE(conf.set("bootstrap.servers", "127.0.0.1:1", errstr) == RdKafka::Conf::CONF_OK);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(&conf, errstr));
+  if (!consumer) return errstr.empty() ? "failed" : errstr;
+  consumer->close();
+  return "";
+}
+}  // namespace
+
+TEST_CASE("consumer.group_protocol=consumer selects KIP-848, and librdkafka refuses what the config refuses",
+          "[unit][kafka]") {
+  Config config;
+  config.consumer.group_id = "g";
+  CHECK(conf_value(*consumer_conf(config), "group.protocol") == "classic");
+  config.consumer.group_protocol = GroupProtocol::kConsumer;
+  config.consumer.instance_id = "host-a";  // static membership works with both protocols
+  CHECK(conf_value(*consumer_conf(config), "group.protocol") == "consumer");
+  CHECK(creation_error(*consumer_conf(config)).empty());
+  // Each setting config.cpp refuses under consumer.group_protocol=consumer is one librdkafka
+  // itself refuses then, so the check up front only moves the error to where the key is read.
+  for (const auto& [name, value] : std::map<std::string, std::string>{{"session.timeout.ms", "10000"},
+                                                                      {"heartbeat.interval.ms", "1000"},
+                                                                      {"partition.assignment.strategy", "range"},
+                                                                      {"group.protocol.type", "consumer"}}) {
+    INFO(name);
+    Config with = config;
+    with.librdkafka.consumer[name] = value;
+    CHECK_THAT(creation_error(*consumer_conf(with)), Catch::Contains(name));
+    const RawSettings file{{"consumer.group_protocol", RawSetting{"consumer", "f:1", false}},
+                           {"librdkafka.consumer." + name, RawSetting{value, "f:2", false}}};
+    CHECK_THROWS_AS(build_config(file, {}), ConfigError);
+    with.consumer.group_protocol = GroupProtocol::kClassic;
+    CHECK(creation_error(*consumer_conf(with)).empty());
+  }
+  Config allowed = config;  // what KIP-848 leaves to the client
+  allowed.librdkafka.consumer["max.poll.interval.ms"] = "60000";
+  allowed.librdkafka.consumer["group.remote.assignor"] = "uniform";
+  CHECK(creation_error(*consumer_conf(allowed)).empty());
+}
+
 TEST_CASE("a MockCluster whose topic cannot be created throws and keeps nothing", "[unit][kafka]") {
   // librdkafka's mock accepts a topic without partitions and crashes the process on a
   // replication factor of 0 (a division by zero), so create_topic refuses both itself. The

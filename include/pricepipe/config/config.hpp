@@ -23,6 +23,9 @@ inline constexpr int kConfig = 78;
 }  // namespace exit_code
 
 enum class ConsumerOutput { kJson, kEnvelope };
+// librdkafka's group.protocol: classic (JoinGroup/SyncGroup, the client assigns) or consumer
+// (KIP-848, Kafka 4.0 or newer: the broker assigns, incrementally).
+enum class GroupProtocol { kClassic, kConsumer };
 enum class RestartMode { kOnFailure, kAlways, kNever };
 enum class LogFormat { kText, kJson };
 
@@ -55,6 +58,7 @@ struct ConsumerSettings {
   bool enabled = true;
   std::string group_id;
   std::string instance_id;  // group.instance.id; empty = dynamic membership
+  GroupProtocol group_protocol = GroupProtocol::kClassic;
   ConsumerOutput output = ConsumerOutput::kJson;
   std::uint64_t exit_after = 0;
   std::string dead_letter_topic;
