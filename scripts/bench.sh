@@ -8,11 +8,13 @@
 #                      the table gives the median and min-max of each
 #     --build-dir DIR  use the pricepipe and codec_bench already built in DIR instead of a
 #                      Release build in build-bench/ (the test script's smoke run uses build/)
+#     --rebalance-window S  seconds per phase of the rebalance measurement (default 15)
 # Contenders: producer throughput of pricepipe (producer only), kcat -P -K (the same keys as
 # pricepipe's events), Kafka's ProducerPerformance (unkeyed) and a kafka-python producer (the
 # pipeline pricepipe replaces); consumer throughput to a file of pricepipe (consumer only),
 # kcat -C and a kafka-python consumer;
-# produce-to-print latency of pricepipe at fixed rates; codec cost per event. CPU seconds and
+# produce-to-print latency of pricepipe at fixed rates; what a member joining and leaving
+# costs the running instance under each consumer group protocol; codec cost per event. CPU seconds and
 # peak RSS come from /usr/bin/time; bench/bench_table.py makes the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ cd "$(dirname "$0")/.."
 count=1000000
 runs=5
 build_dir=""
+rebalance_window=15
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count=$2; shift ;;
@@ -28,7 +31,9 @@ while [ $# -gt 0 ]; do
     --runs=*) runs=${1#*=} ;;
     --build-dir) build_dir=$2; shift ;;
     --build-dir=*) build_dir=${1#*=} ;;
-    *) echo "usage: $0 [--count N] [--runs R] [--build-dir DIR]" >&2; exit 64 ;;
+    --rebalance-window) rebalance_window=$2; shift ;;
+    --rebalance-window=*) rebalance_window=${1#*=} ;;
+    *) echo "usage: $0 [--count N] [--runs R] [--build-dir DIR] [--rebalance-window S]" >&2; exit 64 ;;
   esac
   shift
 done
@@ -201,6 +206,15 @@ for setting in default latency; do
   done
 done
 
+# ---- rebalance --------------------------------------------------------------------------------
+# Per group protocol, on a fresh 6-partition topic at 1000 events/s: B joins A's group, then
+# leaves; A's longest print gap around each, and B's first print (bench/rebalance.py).
+rebalance=()
+for protocol in classic consumer; do
+  rebalance+=("$(python3 bench/rebalance.py "$pp" "$brokers" "bench-rebalance-$protocol-$run_id" \
+    "rebalance-$run_id-$protocol" "$protocol" "$rebalance_window")")
+done
+
 codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
 
 # ---- the table --------------------------------------------------------------------------------
@@ -214,6 +228,13 @@ codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
   for row in "${latency[@]}"; do
     IFS='|' read -r setting rate figures <<< "$row"
     printf '  %-8s setting, rate %6s/s: %s\n' "$setting" "$rate" "$figures"
+  done
+  echo
+  echo "rebalance at 1000 events/s on 6 partitions, ${rebalance_window} s windows: B's first print after its start;"
+  echo "A's longest gap between two printed lines before B joins / after B joins / after B leaves (s):"
+  for row in "${rebalance[@]}"; do
+    IFS='|' read -r protocol first before join leave <<< "$row"
+    printf '  %-8s protocol: first print %s; gaps %s / %s / %s\n' "$protocol" "$first" "$before" "$join" "$leave"
   done
   echo
   echo "codec per event: $codec"

@@ -231,7 +231,7 @@ compose_single() {
 
 # ---- docker-compose.cluster.yml --------------------------------------------------------------
 
-last_assignment() { stderr_of "$1" | sed -n 's/.*consumer: assigned partitions \[\(.*\)\]$/\1/p' | tail -n 1; }
+last_assignment() { stderr_of "$1" | sed -n 's/.*consumer: holding partitions \[\(.*\)\]$/\1/p' | tail -n 1; }
 
 # Both instances hold a non-empty share of the partitions, disjoint, together all three.
 partitions_shared() {

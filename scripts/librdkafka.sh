@@ -10,8 +10,9 @@
 #   scripts/librdkafka.sh version   print the pinned version
 # The cache ($PRICEPIPE_CACHE, default ~/.cache/pricepipe) keeps librdkafka-VERSION/source (the
 # .dsc and its two tarballs: the mirror drops them once testing moves on) and
-# librdkafka-VERSION/CODENAME (the built .debs, which scripts/docker-test.sh and
-# scripts/docker-images.sh install into containers too). An existing .deb is never built again.
+# librdkafka-VERSION/CODENAME (the built .debs, which scripts/docker-test.sh installs into its
+# Debian 12 systemd container too; scripts/docker-images.sh builds the Debian 13 ones inside an
+# image from the cached source). An existing .deb is never built again.
 # The source comes through throwaway apt lists, so the system's sources stay as they are and
 # nothing else is upgraded. The mirror is a frozen snapshot whose testing Release has expired,
 # so that one download skips the Valid-Until check (the files are still checked against the

@@ -8,7 +8,8 @@
 #   scripts/test.sh -- ARGS    extra ctest arguments for every suite, e.g. -- -R SIGHUP
 #
 # What each build runs:
-#   normal      every label: unit, layers, embedded, integration, supervisor, cluster, deploy,
+#   normal      every label: unit, layers, embedded, integration, supervisor, cluster, kip848
+#               (integration and cluster again on the consumer group protocol), deploy,
 #               docker (the image, compose and systemd for real)
 #   asan        unit, embedded, integration, supervisor: memory, on the real broker too
 #   tsan        unit, embedded, supervisor: threads and signals (the worker host, the
@@ -141,7 +142,7 @@ phase "normal tests (all labels)" suite build
 if [ "$full" = yes ]; then
   # The benchmark script must keep working; a tiny run on this build checks that (its figures
   # mean nothing, the less so beside the background builds).
-  phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --build-dir build >&2
+  phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --rebalance-window 5 --build-dir build >&2
   phase "waiting for the background" wait_background
   phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor'
   phase "tsan tests" suite build-tsan 'unit|embedded|supervisor'

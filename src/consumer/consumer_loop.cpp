@@ -115,6 +115,7 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
       // across an unassign, so one paused before a revoke is resumed explicitly when it comes back.
       if (loop_.paused_) consumer->pause(partitions);
       else consumer->resume(partitions);
+      log_holding();
       return;
     }
     spdlog::info("consumer: partitions [{}] revoked{}", names,
@@ -127,6 +128,7 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
     }
     if (cooperative) delete consumer->incremental_unassign(partitions);
     else consumer->unassign();
+    log_holding();
   }
 
   // librdkafka's own commits (auto-commit every second, the one in close()).
@@ -138,6 +140,14 @@ class ConsumerLoop::Callbacks : public RdKafka::RebalanceCb, public RdKafka::Off
   const std::string& error() const { return error_; }
 
  private:
+  // The whole assignment after a change: under the consumer group protocol (KIP-848) and
+  // cooperative assignors the lines above name only the partitions that came or went.
+  void log_holding() const {
+    std::string names;
+    for (const std::int32_t p : loop_.assignment_.partitions()) names += (names.empty() ? "" : ",") + std::to_string(p);
+    spdlog::info("consumer: holding partitions [{}]", names);
+  }
+
   ConsumerLoop& loop_;
   std::string error_;
 };
@@ -199,10 +209,7 @@ bool ConsumerLoop::setup(WorkerContext& ctx) {
     close_within(Clock::now() + stop_budget());
     return false;
   }
-  const RdKafka::ErrorCode subscribed = consumer_->subscribe({settings_.kafka.topic});
-  if (subscribed != RdKafka::ERR_NO_ERROR) {
-    throw KafkaError("cannot subscribe to " + settings_.kafka.topic + ": " + RdKafka::err2str(subscribed));
-  }
+  subscribe();
   spdlog::info("consumer started: topic {}, group {}{}, output {}{}", settings_.kafka.topic, settings_.consumer.group_id,
                settings_.consumer.instance_id.empty() ? "" : ", instance " + settings_.consumer.instance_id,
                settings_.consumer.output == ConsumerOutput::kJson ? "json" : "envelope",
@@ -210,14 +217,28 @@ bool ConsumerLoop::setup(WorkerContext& ctx) {
   return true;
 }
 
+void ConsumerLoop::subscribe() {
+  const RdKafka::ErrorCode subscribed = consumer_->subscribe({settings_.kafka.topic});
+  if (subscribed != RdKafka::ERR_NO_ERROR) {
+    throw KafkaError("cannot subscribe to " + settings_.kafka.topic + ": " + RdKafka::err2str(subscribed));
+  }
+}
+
 // Reads up to one batch, prints it, and returns true once the job is complete.
 bool ConsumerLoop::step(WorkerContext& ctx) {
   if (nothing_left_) return true;
   ctx.heartbeat();
   if (dead_letters_) dead_letters_->poll(0);  // its delivery reports and errors, on an idle topic too
-  if (events_->fatal()) throw KafkaError("consumer: fatal librdkafka error (see log)");
+  if (events_->fatal() || !fatal_error_.empty()) {
+    if (!instance_not_released()) {
+      throw KafkaError("consumer: fatal error: " + (fatal_error_.empty() ? "(see log)" : fatal_error_));
+    }
+    rejoin(ctx);
+    return false;
+  }
   if (!callbacks_->error().empty()) throw std::runtime_error(callbacks_->error());
   read_batch();
+  check_empty_share();
   const bool idle = !output_.holding() && !book_.holding();
   flush_output();
   publish_batch();
@@ -243,9 +264,39 @@ bool ConsumerLoop::take(RdKafka::Message& msg) {
     case RdKafka::ERR_NO_ERROR: hold(msg); return true;
     case RdKafka::ERR__PARTITION_EOF: return true;
     case RdKafka::ERR__TIMED_OUT: return false;
-    case RdKafka::ERR__FATAL: throw KafkaError("consumer: fatal error: " + msg.errstr());
+    case RdKafka::ERR__FATAL: fatal_error_ = msg.errstr(); return false;  // step() acts on it
     default: spdlog::warn("consumer: {}", msg.errstr()); return false;
   }
+}
+
+// Under the consumer group protocol (KIP-848) the broker refuses a static member whose
+// consumer.instance_id an earlier member still holds: a run killed without leaving the group,
+// until the broker expires it (group.consumer.session.timeout.ms), or another instance with
+// the same id. librdkafka makes that fatal; the classic protocol replaces the old member.
+bool ConsumerLoop::instance_not_released() const {
+  std::string errstr;
+  return !settings_.consumer.instance_id.empty() && assignment_.partitions().empty() &&
+         consumer_->fatal_error(errstr) == RdKafka::ERR_UNRELEASED_INSTANCE_ID;
+}
+
+// A new handle joins again after a backoff (1, 2, 4, 8, then every 10 s), heartbeating
+// meanwhile: this is waiting for the broker, not a failure of the worker.
+void ConsumerLoop::rejoin(WorkerContext& ctx) {
+  const auto wait = std::chrono::seconds(std::min(10, 1 << std::min(rejoins_, 4)));
+  ++rejoins_;
+  spdlog::warn("consumer: the broker still holds consumer.instance_id {} for an earlier member (a run that did not "
+               "leave the group, until its session times out; or another instance with this id); joining again "
+               "in {} s (attempt {})",
+               settings_.consumer.instance_id, wait.count(), rejoins_);
+  consumer_.reset();  // no close: a fatal handle has nothing to commit or leave
+  fatal_error_.clear();
+  const auto until = Clock::now() + wait;
+  while (Clock::now() < until && !ctx.stop_requested()) {
+    ctx.heartbeat();
+    ctx.sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(200), until - Clock::now()));
+  }
+  create_consumer();
+  subscribe();
 }
 
 void ConsumerLoop::hold(RdKafka::Message& msg) {
@@ -515,6 +566,28 @@ void ConsumerLoop::statistics(const std::string& json) {
   metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
 }
 
+// Under the consumer group protocol (KIP-848) librdkafka calls no rebalance callback for a
+// member the broker gives no partitions (more members than partitions), where the classic
+// protocol assigns it an empty list. Once the broker has accepted it (a member epoch, checked
+// at most once a second), such a member counts as assigned, with nothing: readiness then says
+// it is in its group, as it does under the classic protocol.
+void ConsumerLoop::check_empty_share() {
+  if (settings_.consumer.group_protocol != GroupProtocol::kConsumer || assignment_.has_assignment() ||
+      Clock::now() < next_share_check_) {
+    return;
+  }
+  next_share_check_ = Clock::now() + std::chrono::seconds(1);
+  rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(consumer_->c_ptr());
+  if (group == nullptr) return;
+  const std::int32_t epoch = rd_kafka_consumer_group_metadata_generation_id(group);
+  rd_kafka_consumer_group_metadata_destroy(group);
+  if (epoch <= 0) return;
+  spdlog::info("consumer: in group {} with no partitions for now (member epoch {})", settings_.consumer.group_id,
+               epoch);
+  assignment_.assigned({});
+  ctx_->set_assigned(true);
+}
+
 void ConsumerLoop::assigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
   assignment_.assigned(ids_of(partitions));
   ctx_->set_assigned(true);
@@ -583,7 +656,7 @@ void ConsumerLoop::drain(WorkerContext& ctx, WorkerEnd end) {
   failing_ = true;
   ctx.set_assigned(false);
   metrics_.lag.clear();
-  if (!events_->fatal()) finish(false);
+  if (!events_->fatal() && fatal_error_.empty()) finish(false);
 }
 
 }  // namespace pricepipe

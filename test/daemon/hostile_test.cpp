@@ -96,7 +96,7 @@ TEST_CASE("thousands of hostile messages between good ones: exactly the good one
   const std::string topic = unique_name("hostile");
   // pricepipe creates the one-partition topic and writes one known event first.
   auto r = run_process({pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                        "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, "--kafka.partitions=1",
+                        "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, group_protocol_arg(), "--kafka.partitions=1",
                         "--consumer.enabled=false", "--producer.count=1", "--producer.match_min=100",
                         "--producer.match_max=100", "--producer.price_min=2", "--producer.price_max=2"},
                        120s);
@@ -130,7 +130,7 @@ TEST_CASE("thousands of hostile messages between good ones: exactly the good one
 
   const std::string dead_letters = unique_name("hostile-dlq");
   r = run_process({pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                   "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, "--producer.enabled=false",
+                   "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, group_protocol_arg(), "--producer.enabled=false",
                    "--consumer.group_id=" + unique_name("g"), "--consumer.exit_after=" + std::to_string(rounds + 1),
                    "--consumer.dead_letter_topic=" + dead_letters},
                   180s);
@@ -181,7 +181,7 @@ TEST_CASE("a bad message the dead-letter topic refuses is not skipped: the consu
   const std::string group = unique_name("g");
   auto consume = [&](const std::string& dead_letter_topic, const std::string& max_restarts) {
     return run_process({pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                        "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, "--producer.enabled=false",
+                        "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, group_protocol_arg(), "--producer.enabled=false",
                         "--consumer.group_id=" + group, "--consumer.exit_after=1",
                         "--consumer.dead_letter_topic=" + dead_letter_topic,
                         "--supervisor.max_restarts=" + max_restarts, "--supervisor.backoff_initial_ms=100"},
@@ -222,7 +222,7 @@ TEST_CASE("a stop while a dead letter waits for its acknowledgement stays within
   const std::string group = unique_name("g");
   auto args = [&](std::vector<std::string> extra) {
     std::vector<std::string> a{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
-                               "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic,
+                               "--kafka.brokers=" + test_brokers(), "--kafka.topic=" + topic, group_protocol_arg(),
                                "--producer.enabled=false", "--consumer.group_id=" + group,
                                "--consumer.dead_letter_topic=" + dead, "--supervisor.shutdown_timeout_s=4"};
     a.insert(a.end(), extra.begin(), extra.end());

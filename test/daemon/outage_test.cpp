@@ -41,8 +41,9 @@ constexpr long kRssLimitKib = 128 * 1024;
 
 }  // namespace
 
+// [producer]: no consumer, so no group protocol to run it under twice (test/CMakeLists.txt).
 TEST_CASE("a minute without the broker at full speed: bounded memory and nothing acknowledged lost",
-          "[integration][outage]") {
+          "[integration][outage][producer]") {
   BrokerGuard guard;
   const std::string topic = unique_name("outage");
   Daemon p(pipeline_args(topic, unique_name("g"), {"--producer.rate=0", "--consumer.enabled=false"}));

@@ -41,14 +41,6 @@ std::vector<long> restart_delays_ms(const std::string& err, const std::string& w
 }
 
 // The shipped supervisor.conf with producer.rate set to `rate` and `extra` appended.
-std::string write_config(const std::string& path, const std::string& extra, int rate = 10) {
-  std::ifstream shipped(source_dir() + "/supervisor.conf");
-  std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
-  text = std::regex_replace(text, std::regex("\nrate = 10\n"), "\nrate = " + std::to_string(rate) + "\n");
-  std::ofstream(path) << text << "\n" << extra;
-  return path;
-}
-
 // pricepipe_consumer_lag samples of `topic` in Prometheus text: partition -> lag.
 std::map<std::int32_t, std::int64_t> lag_of(const std::string& metrics, const std::string& topic) {
   std::map<std::int32_t, std::int64_t> lag;

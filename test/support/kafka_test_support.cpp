@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <sstream>
 
 #include "process.hpp"
 #include "test_support.hpp"
@@ -131,6 +132,44 @@ std::vector<Record> parse_whole_envelopes(const std::string& out) {
 }
 
 std::string pricepipe_binary() { return PRICEPIPE_BINARY; }
+
+std::string test_group_protocol() {
+  const char* env = std::getenv("PRICEPIPE_TEST_GROUP_PROTOCOL");
+  return env && *env ? env : "classic";
+}
+
+std::string group_protocol_arg() { return "--consumer.group_protocol=" + test_group_protocol(); }
+
+std::vector<std::set<int>> holdings(const std::string& err) {
+  static const std::regex line(R"(consumer: holding partitions \[([0-9,]*)\])");
+  std::vector<std::set<int>> all;
+  for (auto it = std::sregex_iterator(err.begin(), err.end(), line); it != std::sregex_iterator(); ++it) {
+    std::set<int> partitions;
+    std::stringstream list((*it)[1]);
+    for (std::string p; std::getline(list, p, ',');) partitions.insert(std::stoi(p));
+    all.push_back(partitions);
+  }
+  return all;
+}
+
+std::set<int> holding(const std::string& err) {
+  const auto all = holdings(err);
+  return all.empty() ? std::set<int>{} : all.back();
+}
+
+std::string write_config(const std::string& path, const std::string& extra, int rate) {
+  std::ifstream shipped(source_dir() + "/supervisor.conf");
+  std::string text((std::istreambuf_iterator<char>(shipped)), std::istreambuf_iterator<char>());
+  text = std::regex_replace(text, std::regex("\nrate = 10\n"), "\nrate = " + std::to_string(rate) + "\n");
+  std::ofstream(path) << text << "\n" << extra;
+  return path;
+}
+
+std::vector<std::string> plus_classic(std::vector<std::string> extra, const std::vector<std::string>& classic) {
+  if (test_group_protocol() == "classic") extra.insert(extra.end(), classic.begin(), classic.end());
+  return extra;
+}
+
 std::string source_dir() { return PRICEPIPE_SOURCE_DIR; }
 
 }  // namespace pricepipe::test
@@ -163,10 +202,11 @@ std::vector<std::string> pipeline_args(const std::string& brokers, const std::st
   std::vector<std::string> args{pricepipe_binary(), "--config", source_dir() + "/supervisor.conf",
                                 "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
                                 "--consumer.group_id=" + group, "--log.stats_interval_s=2"};
-  const bool output_given = std::any_of(extra.begin(), extra.end(), [](const std::string& a) {
-    return a.rfind("--consumer.output=", 0) == 0;
-  });
-  if (!output_given) args.push_back("--consumer.output=envelope");
+  const auto given = [&extra](const std::string& option) {
+    return std::any_of(extra.begin(), extra.end(), [&](const std::string& a) { return a.rfind(option, 0) == 0; });
+  };
+  if (!given("--consumer.output=")) args.push_back("--consumer.output=envelope");
+  if (!given("--consumer.group_protocol=")) args.push_back(group_protocol_arg());
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }

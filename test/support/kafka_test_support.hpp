@@ -87,9 +87,29 @@ int kcat_partition_leader(const std::string& brokers, const std::string& topic, 
 // Lines of `text` that are complete (end with a newline).
 std::size_t complete_lines(const std::string& text);
 
+// The consumer group protocol the real-broker tests run pricepipe with: PRICEPIPE_TEST_GROUP_PROTOCOL
+// (test/CMakeLists.txt runs the broker tests once per protocol), classic when unset.
+std::string test_group_protocol();
+// "--consumer.group_protocol=" + test_group_protocol(): for command lines not built by pipeline_args.
+std::string group_protocol_arg();
+// `extra`, then `classic` (librdkafka.consumer.session.timeout.ms and the like) under the
+// classic protocol only: the consumer protocol refuses them, its broker sets the session
+// (group.consumer.session.timeout.ms, 45 s) and the heartbeat (5 s).
+std::vector<std::string> plus_classic(std::vector<std::string> extra, const std::vector<std::string>& classic);
+
+// The partitions of each "consumer: holding partitions [...]" line in a daemon's log, in order
+// (the consumer's whole assignment after each change, under either group protocol).
+std::vector<std::set<int>> holdings(const std::string& err);
+// The partitions held now, by the last such line (none before the first).
+std::set<int> holding(const std::string& err);
+
+// Writes the shipped supervisor.conf to `path` with its producer rate set to `rate`, then
+// `extra` (more sections or keys); returns `path`.
+std::string write_config(const std::string& path, const std::string& extra, int rate = 10);
+
 // The pricepipe command line of the real-broker tests: the shipped config, `brokers`, a topic
 // and group of the test's own, envelope output (unless `extra` names consumer.output), a stats
-// line every 2 s, then `extra`.
+// line every 2 s, the test's group protocol (unless `extra` names one), then `extra`.
 std::vector<std::string> pipeline_args(const std::string& brokers, const std::string& topic,
                                        const std::string& group, std::vector<std::string> extra);
 // The same on the single broker (test_brokers()).

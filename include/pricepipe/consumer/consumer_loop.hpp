@@ -55,6 +55,11 @@ class ConsumerLoop final : public WorkerLoop {
 
   // Creates the consumer handle with its callbacks.
   void create_consumer();
+  void subscribe();
+  // The handle's fatal error is the broker refusing this static member's instance id, before
+  // anything was assigned to it; then rejoin() replaces the handle after a backoff.
+  bool instance_not_released() const;
+  void rejoin(WorkerContext& ctx);
   // Reads up to one batch into the output.
   void read_batch();
   // Handles what consume() returned; false when the batch should end (nothing more now).
@@ -109,6 +114,8 @@ class ConsumerLoop final : public WorkerLoop {
   void committed(std::int32_t partition, std::int64_t next, bool ok);
   // librdkafka's statistics: broker reachability and the lag of the assigned partitions.
   void statistics(const std::string& json);
+  // A member of the group that the consumer protocol gives no partitions counts as assigned.
+  void check_empty_share();
   // The rebalance callback's halves.
   void assigned(const std::vector<RdKafka::TopicPartition*>& partitions);
   void revoking(const std::vector<RdKafka::TopicPartition*>& partitions, bool commit);
@@ -133,6 +140,9 @@ class ConsumerLoop final : public WorkerLoop {
   bool nothing_left_ = false;      // consumer.exit_after was reached by earlier instances
   std::uint64_t exit_after_ = 0;   // for this instance; 0 = never
   bool failing_ = false;           // ending after an error
+  std::string fatal_error_;        // consume() returned librdkafka's fatal error
+  int rejoins_ = 0;                // handles replaced by rejoin()
+  Clock::time_point next_share_check_{};  // of check_empty_share()
   LocalCount consumed_;
   LocalCount skipped_;
   std::vector<std::int64_t> batch_timestamps_;  // producer timestamps of the lines in the batch
