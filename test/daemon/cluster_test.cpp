@@ -68,13 +68,9 @@ TEST_CASE("two instances in one group split the partitions and one takes over wh
   INFO("A so far: " << a.err());
   INFO("B so far: " << b.err());
   REQUIRE(b_printed);
-  const auto rb = b.stop(SIGTERM, 60s);
+  const auto [rb, ra] = leave_then_finish(b, a, 300s);
   INFO("B: " << rb.err);
-  REQUIRE(rb.exit_code == 0);
-  const auto ra = a.wait(300s);
   INFO("A: " << ra.err);
-  REQUIRE_FALSE(ra.timed_out);
-  REQUIRE(ra.exit_code == 0);
 
   const auto printed_a = ra.records();
   const auto printed_b = rb.records();

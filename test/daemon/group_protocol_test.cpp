@@ -86,13 +86,9 @@ TEST_CASE("two instances share a six-partition topic on the configured group pro
   CHECK(after_reload.find("assigned partitions") == std::string::npos);
   CHECK(after_reload.find("consumer started") == std::string::npos);
 
-  const auto rb = b.stop(SIGTERM, 60s);
+  const auto [rb, ra] = leave_then_finish(b, a, 300s);
   INFO("B: " << rb.err);
-  REQUIRE(rb.exit_code == 0);
-  const auto ra = a.wait(300s);
   INFO("A: " << ra.err);
-  REQUIRE_FALSE(ra.timed_out);
-  REQUIRE(ra.exit_code == 0);
   // A held the whole topic alone, then its share beside B, then the whole topic again once B
   // had left, and gave it up at its exit.
   auto held = holdings(ra.err);

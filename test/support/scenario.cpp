@@ -1,6 +1,7 @@
 #include "scenario.hpp"
 
 #include "catch_compat.hpp"
+#include <signal.h>
 
 namespace pricepipe::test {
 
@@ -34,6 +35,17 @@ Run Daemon::wait(std::chrono::milliseconds timeout) { return Run{process_.wait(t
 
 Run run_to_exit(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   return Daemon(args).wait(timeout);
+}
+
+Takeover leave_then_finish(Daemon& leaving, Daemon& staying, std::chrono::milliseconds timeout) {
+  Takeover t{leaving.stop(SIGTERM, std::chrono::seconds(60)), {}};
+  INFO("the leaving member: " << t.left.err);
+  REQUIRE(t.left.exit_code == 0);
+  t.stayed = staying.wait(timeout);
+  INFO("the staying member: " << t.stayed.err);
+  REQUIRE_FALSE(t.stayed.timed_out);
+  REQUIRE(t.stayed.exit_code == 0);
+  return t;
 }
 
 ComparedRun run_and_compare(const std::vector<std::string>& args, const std::string& brokers,

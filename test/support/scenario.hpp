@@ -67,6 +67,14 @@ class Daemon {
 // Runs the daemon with `args` until it exits by itself (killed after `timeout`).
 Run run_to_exit(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
 
+// Two members of one group: `leaving` stops (SIGTERM), then `staying` runs on to its own exit
+// (killed after `timeout`); both must exit 0. The takeover of the group tests.
+struct Takeover {
+  Run left;
+  Run stayed;
+};
+Takeover leave_then_finish(Daemon& leaving, Daemon& staying, std::chrono::milliseconds timeout);
+
 // A run to exit and its records next to the topic.
 struct ComparedRun {
   Run run;
