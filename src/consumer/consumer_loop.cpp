@@ -568,9 +568,10 @@ void ConsumerLoop::statistics(const std::string& json) {
 
 // Under the consumer group protocol (KIP-848) librdkafka calls no rebalance callback for a
 // member the broker gives no partitions (more members than partitions), where the classic
-// protocol assigns it an empty list. Once the broker has accepted it (a member epoch, checked
-// at most once a second), such a member counts as assigned, with nothing: readiness then says
-// it is in its group, as it does under the classic protocol.
+// protocol assigns it an empty list. Once the broker has accepted it with the same member
+// epoch at two checks a second apart (an assignment on its way comes within the second),
+// such a member counts as assigned, with nothing: readiness then says it is in its group, as
+// it does under the classic protocol.
 void ConsumerLoop::check_empty_share() {
   if (settings_.consumer.group_protocol != GroupProtocol::kConsumer || assignment_.has_assignment() ||
       Clock::now() < next_share_check_) {
@@ -581,7 +582,9 @@ void ConsumerLoop::check_empty_share() {
   if (group == nullptr) return;
   const std::int32_t epoch = rd_kafka_consumer_group_metadata_generation_id(group);
   rd_kafka_consumer_group_metadata_destroy(group);
-  if (epoch <= 0) return;
+  const bool settled = epoch > 0 && epoch == empty_share_epoch_;
+  empty_share_epoch_ = epoch;
+  if (!settled) return;
   spdlog::info("consumer: in group {} with no partitions for now (member epoch {})", settings_.consumer.group_id,
                epoch);
   assignment_.assigned({});

@@ -143,6 +143,7 @@ class ConsumerLoop final : public WorkerLoop {
   std::string fatal_error_;        // consume() returned librdkafka's fatal error
   int rejoins_ = 0;                // handles replaced by rejoin()
   Clock::time_point next_share_check_{};  // of check_empty_share()
+  std::int32_t empty_share_epoch_ = 0;    // the member epoch it saw last
   LocalCount consumed_;
   LocalCount skipped_;
   std::vector<std::int64_t> batch_timestamps_;  // producer timestamps of the lines in the batch
