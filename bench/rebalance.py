@@ -30,9 +30,15 @@ class Instance:
             self.times.append(time.monotonic())
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
         self.reader.join(timeout=10)
+
+    def kill(self):  # on the way out after an error: nothing left running
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def longest_gap(times, start, end):
@@ -47,18 +53,25 @@ def main():
     common = [pp, "--config", "supervisor.conf", "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,
               "--kafka.partitions=6", "--consumer.group_id=" + group, "--consumer.group_protocol=" + protocol,
               "--log.stats_interval_s=0"]
-    a = Instance(common + ["--producer.rate=1000"])
-    time.sleep(window)
-    if not a.times:
-        sys.exit("rebalance: A printed nothing in %.0f s" % window)
-    joined = time.monotonic()
-    b = Instance(common + ["--producer.enabled=false"])
-    time.sleep(window)
-    left = time.monotonic()
-    b.stop()
-    time.sleep(window)
-    end = time.monotonic()
-    a.stop()
+    instances = []
+    try:
+        a = Instance(common + ["--producer.rate=1000"])
+        instances.append(a)
+        time.sleep(window)
+        if not a.times:
+            sys.exit("rebalance: A printed nothing in %.0f s" % window)
+        joined = time.monotonic()
+        b = Instance(common + ["--producer.enabled=false"])
+        instances.append(b)
+        time.sleep(window)
+        left = time.monotonic()
+        b.stop()
+        time.sleep(window)
+        end = time.monotonic()
+        a.stop()
+    finally:
+        for instance in instances:
+            instance.kill()
     first = "%.2f s" % (b.times[0] - b.started) if b.times else "none"
     print("%s|%s|%.3f|%.3f|%.3f" % (protocol, first, longest_gap(a.times, a.times[0] + 1, joined),
                                     longest_gap(a.times, joined, left), longest_gap(a.times, left, end)))

@@ -86,17 +86,25 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   p.read_stdout_at(0);
   const auto paused = Clock::now();
   // Readiness names the output within the stall timeout (5 s).
-  CHECK(eventually([&] { return http_get(port, "/readyz").find("output is blocked") != std::string::npos; }, 5s,
-                   100ms));
+  std::string readyz;
+  eventually(
+      [&] {
+        readyz = http_get(port, "/readyz");
+        return readyz.find("output is blocked") != std::string::npos;
+      },
+      5s, 100ms);
+  CHECK_THAT(readyz, Catch::Contains("output is blocked"));  // on failure, what it said instead
   // Five stall timeouts and two and a half max.poll.interval.ms: alive all along.
   int live_checks = 0;
   while (Clock::now() - paused < 25s) {
+    INFO("log so far:\n" << p.err());  // a failure here shows what the daemon said
     CHECK(http_status(port, "/livez") == 200);
     CHECK(rss_kib(p.pid()) < kRssLimitKib);  // nothing piles up while the partitions are paused
     ++live_checks;
     std::this_thread::sleep_for(1s);
   }
   CHECK(live_checks >= 10);
+  INFO("log so far:\n" << p.err());
   CHECK(http_status(port, "/readyz") == 503);
   CHECK(metric_value(http_get(port, "/metrics"), "pricepipe_output_blocked_seconds_total") >= 10);
   p.read_stdout_at(Process::kUnlimited);

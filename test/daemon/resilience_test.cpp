@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <regex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "kafka_test_support.hpp"
@@ -23,6 +25,14 @@ void require_all_printed(const TopicComparison& c) {
   INFO(c.describe());
   CHECK(c.missing.size() == 0);
   CHECK(c.extra.size() == 0);
+}
+
+// The count in the stop's "up to N printed messages could not be committed" warning; 0 when
+// it has none.
+std::size_t reported_reprints(const std::string& log) {
+  static const std::regex warning(R"(up to (\d+) printed messages could not be committed; the next run prints them)");
+  std::smatch m;
+  return std::regex_search(log, m, warning) ? std::stoul(m[1].str()) : 0;
 }
 
 }  // namespace
@@ -198,9 +208,12 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   CHECK(r1.exit_code == 0);
   CHECK(stop_took < 6.5);  // the bound, plus the time this test takes to notice the exit
   CHECK_THAT(r1.err, Catch::Contains("pricepipe stopped"));
-  // What was printed after the last confirmed auto-commit (up to a second's worth at 300/s)
-  // could not be committed, and the log says how much the next run prints again.
-  CHECK_THAT(r1.err, Catch::Contains("printed messages could not be committed; the next run prints them again"));
+  // What was printed after the last confirmed auto-commit could not be committed, and the log
+  // says at most how much the next run prints again: usually up to a second's worth at 300/s.
+  // When nothing new reached the consumer after its last confirmed commit (the broker's
+  // controlled shutdown can stop serving the partition before its coordinator stops answering;
+  // CI saw this once), nothing is unconfirmed and the log rightly says nothing.
+  const std::size_t reprint_bound = reported_reprints(r1.err);
   const std::vector<Record> printed = parse_whole_envelopes(r1.out);
   CHECK(r1.out.back() == '\n');
 
@@ -210,6 +223,8 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   INFO(r2.err);
   REQUIRE(r2.exit_code == 0);
   require_all_printed(c);
+  // The log was right: the next run printed again no more than it said (nothing when silent).
+  CHECK(c.duplicates.size() <= reprint_bound);
 }
 
 TEST_CASE("no broker within kafka.connect_timeout_s: exit 69 naming the brokers tried", "[integration]") {
