@@ -65,6 +65,9 @@ std::size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
+// Events of the paused-reader test: 45 s at 1,000/s.
+constexpr std::size_t kPausedEvents = 45000;
+
 }  // namespace
 
 TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the group kept, nothing lost",
@@ -74,9 +77,13 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   // max.poll.interval.ms far shorter than the pause: a consumer that stopped serving librdkafka
   // while it waits for the reader would be put out of its group (a rebalance in the log). The
   // session timeout is not the point: 10 s with a heartbeat a second rides out a loaded machine
-  // (the consumer protocol's are the broker's, 45 s and 5 s).
+  // (the consumer protocol's are the broker's, 45 s and 5 s). The producer still runs when the
+  // reader resumes (45 s of events, the pause ends about 30 s in): a daemon whose producer had
+  // finished would print the rest and exit in well under a second, and CI once saw it gone
+  // before /readyz was asked again.
   Daemon p(pipeline_args(topic, unique_name("g"),
-                         plus_classic({"--producer.rate=1000", "--producer.count=25000", "--supervisor.stall_timeout_s=5",
+                         plus_classic({"--producer.rate=1000", "--producer.count=" + std::to_string(kPausedEvents),
+                                       "--supervisor.stall_timeout_s=5",
                                        "--supervisor.http_port=" + std::to_string(port),
                                        "--librdkafka.consumer.max.poll.interval.ms=10000"},
                                       {"--librdkafka.consumer.session.timeout.ms=10000",
@@ -120,7 +127,7 @@ TEST_CASE("a paused stdout reader is flow control: no stall, no restart, the gro
   CHECK(count(r.err, "revoked") == 1);  // only the one of the final stop
   const auto c = compare_with_topic(r.records(), test_brokers(), topic);
   INFO(c.describe());
-  CHECK(c.in_topic.size() == 25000);
+  CHECK(c.in_topic.size() == kPausedEvents);
   CHECK(c.missing.empty());
   CHECK(c.duplicates.empty());
   CHECK(c.extra.empty());

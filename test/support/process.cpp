@@ -70,6 +70,7 @@ void Process::read_loop(int out_fd, int err_fd) {
     const auto now = Clock::now();
     allowance = std::min(allowance + std::chrono::duration<double>(now - last).count() * static_cast<double>(rate),
                          std::max(static_cast<double>(rate) / 10, 1.0));
+    if (rate == 0) allowance = 0;  // paused: not even the byte the cap would leave from before
     last = now;
     const std::size_t out_limit =
         rate == kUnlimited ? sizeof buffer : std::min(sizeof buffer, static_cast<std::size_t>(allowance));
