@@ -12,8 +12,9 @@
 # Contenders: producer throughput of pricepipe (producer only), kcat -P -K (the same keys as
 # pricepipe's events), Kafka's ProducerPerformance (unkeyed) and a kafka-python producer (the
 # pipeline pricepipe replaces); consumer throughput to a file of pricepipe (consumer only),
-# kcat -C and a kafka-python consumer;
-# produce-to-print latency of pricepipe at fixed rates; what a member joining and leaving
+# kcat -C (its defaults, and tuned as pricepipe is) and a kafka-python consumer; the consumers
+# of pricepipe and tuned kcat on 3, 24 and 96 partitions (peak RSS and time per partition count);
+# produce-to-print latency of pricepipe at fixed rates, measured from outside; what a member joining and leaving
 # costs the running instance under each consumer group protocol; codec cost per event. CPU seconds and
 # peak RSS come from /usr/bin/time; bench/bench_table.py makes the table.
 set -euo pipefail
@@ -104,6 +105,9 @@ kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -l "$work/e
 kcat -C -b "$brokers" -t "$t" -o beginning -e -q > /dev/null
 
 # ---- throughput: every contender once per round, rounds alternated ----------------------------
+# kcat's consumer as pricepipe's is tuned (kafka.cpp): kcat's own defaults wait 1 s before
+# refetching a partition whose queue ran low, so untuned it measures that wait, not the client.
+kcat_tuned=(-X fetch.queue.backoff.ms=10 -X queued.min.messages=20000)
 producers() {  # ROUND; the consumers of the round read pricepipe's topic
   local r=$1 t
   t=$(topic "pricepipe-p-$r")
@@ -147,6 +151,10 @@ consumers() {  # ROUND: each reads the round's pricepipe topic to a file
   timed "kcat-c-$r" kcat -C -b "$brokers" -t "$pricepipe_topic" -o beginning -e -q > "$work/kcat.out"
   record "kcat -C" consumer "kcat-c-$r" "$r"
 
+  timed "kcatt-c-$r" kcat -C -b "$brokers" -t "$pricepipe_topic" -o beginning -e -q "${kcat_tuned[@]}" \
+    > "$work/kcatt.out"
+  record "kcat -C (tuned)" consumer "kcatt-c-$r" "$r"
+
   timed "python-c-$r" "$venv/bin/python" - "$brokers" "$pricepipe_topic" "$count" > "$work/python.out" <<'PY'
 import json, sys
 from kafka import KafkaConsumer
@@ -164,7 +172,7 @@ for message in consumer:
 PY
   record "kafka-python (old pipeline)" consumer "python-c-$r" "$r"
 
-  for f in pricepipe kcat python; do
+  for f in pricepipe kcat kcatt python; do
     lines=$(wc -l < "$work/$f.out")
     [ "$lines" -ge "$count" ] || echo "bench: warning: $f consumer wrote $lines lines, expected $count" >&2
   done
@@ -176,33 +184,43 @@ for round in $(seq 1 "$runs"); do
   consumers "$round"
 done
 
+# ---- partition sweep --------------------------------------------------------------------------
+# The consumers on topics of 3, 24 and 96 partitions holding the same events: what prefetching
+# costs in memory and time as the partition count grows. Kind "sweep Np" in the table.
+sweep_partitions="3 24 96"
+for p in $sweep_partitions; do
+  t="bench-sweep-$p-$run_id"
+  bash scripts/kafka.sh topics --create --topic "$t" --partitions "$p" --replication-factor 1 >/dev/null 2>&1
+  kcat -P -b "$brokers" -t "$t" -X acks=all -X enable.idempotence=true -K $'\t' -l "$work/events.tsv"
+  for r in $(seq 1 "$runs"); do
+    timed "sweep-pp-$p-$r" "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
+      --kafka.partitions="$p" --producer.enabled=false --consumer.group_id="sweep-$run_id-$p-$r" \
+      --consumer.exit_after="$count" --log.level=warn --log.stats_interval_s=0 > "$work/sweep.out"
+    record "pricepipe" "sweep ${p}p" "sweep-pp-$p-$r" "$r"
+    lines=$(wc -l < "$work/sweep.out")
+    [ "$lines" -ge "$count" ] || echo "bench: warning: pricepipe wrote $lines lines on $p partitions" >&2
+    timed "sweep-kcat-$p-$r" kcat -C -b "$brokers" -t "$t" -o beginning -e -q "${kcat_tuned[@]}" > /dev/null
+    record "kcat -C (tuned)" "sweep ${p}p" "sweep-kcat-$p-$r" "$r"
+  done
+done
+
 # ---- latency ----------------------------------------------------------------------------------
-# Twice per rate: with the shipped settings (librdkafka's defaults: the throughput setting) and
-# with the latency setting of supervisor.conf's comments (producer linger.ms=0).
+# Measured from outside (bench/latency.py): each printed line's Kafka timestamp (CreateTime, set
+# by the producer) against the clock of the process reading pricepipe's stdout as the line
+# arrives; 20 s per rate (capped by --count), the first tenth dropped as warm-up. Twice per rate:
+# the shipped settings, and for comparison librdkafka's own producer defaults (linger.ms=5, five
+# requests in flight), which were pricepipe's before issue #24.
 latency=()
-for setting in default latency; do
-  producer_args=()
-  [ "$setting" = default ] || producer_args=(--librdkafka.producer.linger.ms=0)
-  for rate in 1000 10000 100000; do
-    # 10 s per rate: in 5 s runs a single broker hiccup of ~100 ms decided the p99.
-    n=$((rate * 10))
+for setting in shipped librdkafka; do
+  extra=()
+  [ "$setting" = shipped ] ||
+    extra=(--librdkafka.producer.linger.ms=5 --librdkafka.producer.max.in.flight.requests.per.connection=5)
+  for rate in 1000 10000; do
+    n=$((rate * 20))
     [ "$n" -le "$count" ] || n=$count
-    t=$(topic "latency-$setting-$rate")
-    err="$work/latency-$setting-$rate.err"
-    # The consumer joins its group first, so the figures measure the pipeline, not the join.
-    "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" \
-      --consumer.group_id="lat-$run_id-$setting-$rate" --producer.enabled=false --consumer.exit_after="$n" \
-      --log.stats_interval_s=0 > /dev/null 2> "$err" &
-    consumer=$!
-    for _ in $(seq 1 300); do
-      grep -qs "assigned partitions" "$err" && break
-      sleep 0.1
-    done
-    "$pp" --config supervisor.conf --kafka.brokers="$brokers" --kafka.topic="$t" --consumer.enabled=false \
-      --producer.rate="$rate" --producer.count="$n" --log.level=warn --log.stats_interval_s=0 "${producer_args[@]}"
-    wait "$consumer"
-    line=$(grep -o 'latency_p50_ms=[0-9.]* latency_p99_ms=[0-9.]* latency_p999_ms=[0-9.]*' "$err" | tail -1)
-    latency+=("$setting|$rate|$line")
+    figures=$(python3 bench/latency.py "$pp" "$brokers" "$(topic "latency-$setting-$rate")" \
+      "lat-$run_id-$setting-$rate" "$rate" "$(echo "$n / $rate" | bc -l)" -- "${extra[@]}")
+    latency+=("$setting|$rate|$figures")
   done
 done
 
@@ -224,10 +242,10 @@ codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
   echo
   python3 bench/bench_table.py "$count" "$work/rows"
   echo
-  echo "pricepipe produce-to-print latency (end to end, histogram estimate):"
+  echo "pricepipe produce-to-print latency (CreateTime to the reader's clock), p50 / p99 / p99.9 ms:"
   for row in "${latency[@]}"; do
-    IFS='|' read -r setting rate figures <<< "$row"
-    printf '  %-8s setting, rate %6s/s: %s\n' "$setting" "$rate" "$figures"
+    IFS='|' read -r setting rate p50 p99 p999 lines <<< "$row"
+    printf '  %-10s settings, rate %6s/s: %s / %s / %s (%s lines)\n' "$setting" "$rate" "$p50" "$p99" "$p999" "$lines"
   done
   echo
   echo "rebalance at 1000 events/s on 6 partitions, ${rebalance_window} s windows: B's first print after its start;"

@@ -62,6 +62,15 @@ std::unique_ptr<RdKafka::Conf> make_producer_conf(const std::string& brokers, co
   set_or_throw(*conf, "enable.idempotence", "true");
   set_or_throw(*conf, "acks", "all");
   set_or_throw(*conf, "message.timeout.ms", "0");
+  // Latency without giving up batching: each event is sent at once (no linger), but only one
+  // produce request is in flight per broker, so what arrives meanwhile queues and goes as the
+  // next request's batch. Batches so grow with the rate and the round trip by themselves: at
+  // 1,000/s nearly every event goes alone, at full speed a request carries thousands. librdkafka's
+  // linger.ms=5 held every event 5 ms at low rates; linger 0 with five requests in flight sent
+  // tiny requests at 10,000/s that loaded the broker into tails of 100 ms. BENCHMARKS.md (#24)
+  // has the measurements; full-speed throughput did not fall.
+  set_or_throw(*conf, "linger.ms", "0");
+  set_or_throw(*conf, "max.in.flight.requests.per.connection", "1");
   set_all(*conf, properties);
   return conf;
 }

@@ -80,6 +80,26 @@ TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* s
   CHECK(conf_value(*consumer, "queued.min.messages") == "500");
 }
 
+TEST_CASE("the producer sends each event at once with one request in flight unless librdkafka.* says otherwise",
+          "[unit][kafka]") {
+  Config config;
+  auto producer = producer_conf(config);
+  CHECK(conf_value(*producer, "linger.ms") == "0");
+  CHECK(conf_value(*producer, "max.in.flight.requests.per.connection") == "1");
+  CHECK(conf_value(*producer, "enable.idempotence") == "true");
+  std::string errstr;
+  // librdkafka accepts the combination with idempotence when it creates the producer.
+  CHECK(std::unique_ptr<RdKafka::Producer>(RdKafka::Producer::create(producer.get(), errstr)) != nullptr);
+  INFO(errstr);
+  CHECK(errstr.empty());
+
+  config.librdkafka.producer["linger.ms"] = "5";
+  config.librdkafka.common["max.in.flight.requests.per.connection"] = "5";
+  producer = producer_conf(config);
+  CHECK(conf_value(*producer, "linger.ms") == "5");
+  CHECK(conf_value(*producer, "max.in.flight.requests.per.connection") == "5");
+}
+
 TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are committed every second",
           "[unit][kafka]") {
   Config config;
