@@ -204,6 +204,12 @@ const std::vector<KeySpec>& key_specs() {
          }},
         {{"consumer.exit_after", "0", "exit cleanly after printing this many events; 0 = never", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) { c.consumer.exit_after = parse_uint(v); }},
+        {{"consumer.prefetch_kbytes", "8192",
+          "memory the consumer reads ahead into, in KiB, for all its partitions together (librdkafka's "
+          "queued.max.messages.kbytes, with fetch.max.bytes a quarter of it and fetch.message.max.bytes an "
+          "eighth of that, at most 1 MiB); librdkafka.consumer.* settings of those win",
+          Effect::kRestartsConsumer},
+         [](Config& c, const std::string& v) { c.consumer.prefetch_kbytes = static_cast<int>(parse_int(v, 1024, 2097151)); }},
         {{"consumer.dead_letter_topic", "", "topic that receives a copy of each bad message; empty = none", Effect::kRestartsConsumer},
          [](Config& c, const std::string& v) {
            if (!v.empty() && !valid_topic_name(v)) {

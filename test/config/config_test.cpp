@@ -152,6 +152,8 @@ TEST_CASE("every bad value is an error naming key and origin and value and what 
       {"kafka.connect_timeout_s", "-5", "from 0"},
       {"consumer.exit_after", "ten", "an integer"},
       {"consumer.dead_letter_topic", "a/b", "a-z A-Z"},
+      {"consumer.prefetch_kbytes", "512", "from 1024 to 2097151"},
+      {"consumer.prefetch_kbytes", "8M", "an integer"},
       {"supervisor.restart", "sometimes", "one of on-failure always never"},
       {"supervisor.backoff_initial_ms", "0", "from 1"},
       {"supervisor.backoff_max_ms", "99999999", "to 3600000"},
@@ -506,6 +508,7 @@ TEST_CASE("the key table says which worker a changed key restarts", "[unit][conf
   CHECK(effect_of("consumer.group_id") == Effect::kRestartsConsumer);
   CHECK(effect_of("consumer.instance_id") == Effect::kRestartsConsumer);
   CHECK(effect_of("consumer.group_protocol") == Effect::kRestartsConsumer);
+  CHECK(effect_of("consumer.prefetch_kbytes") == Effect::kRestartsConsumer);
   CHECK(effect_of("producer.price_decimals") == Effect::kRestartsConsumer);  // the consumer normalises with it
   CHECK(effect_of("librdkafka.linger.ms") == Effect::kRestartsBoth);
   CHECK(effect_of("librdkafka.producer.linger.ms") == Effect::kRestartsProducer);

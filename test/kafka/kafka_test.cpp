@@ -161,6 +161,39 @@ TEST_CASE("consumer.group_protocol=consumer selects KIP-848, and librdkafka refu
   CHECK(creation_error(*consumer_conf(allowed)).empty());
 }
 
+TEST_CASE("consumer.prefetch_kbytes bounds the read-ahead and the fetch sizes for all partitions together",
+          "[unit][kafka]") {
+  Config config;
+  config.consumer.group_id = "g";
+  auto consumer = consumer_conf(config);
+  CHECK(conf_value(*consumer, "queued.max.messages.kbytes") == "8192");
+  CHECK(conf_value(*consumer, "fetch.max.bytes") == std::to_string(8192 * 1024 / 4));
+  CHECK(conf_value(*consumer, "fetch.message.max.bytes") == std::to_string(8192 * 1024 / 4 / 8));
+  CHECK(creation_error(*consumer).empty());
+
+  // The smallest budget: a fetch still takes the largest message (message.max.bytes), which
+  // librdkafka requires of an explicit fetch.max.bytes.
+  config.consumer.prefetch_kbytes = 1024;
+  CHECK(conf_value(*consumer_conf(config), "fetch.max.bytes") == "1000000");
+  CHECK(creation_error(*consumer_conf(config)).empty());
+  config.librdkafka.common["message.max.bytes"] = "4000000";
+  CHECK(conf_value(*consumer_conf(config), "fetch.max.bytes") == "4000000");
+  CHECK(creation_error(*consumer_conf(config)).empty());
+
+  // A large budget: a partition's first fetch stays at librdkafka's 1 MiB.
+  config = Config{};
+  config.consumer.group_id = "g";
+  config.consumer.prefetch_kbytes = 262144;
+  CHECK(conf_value(*consumer_conf(config), "fetch.message.max.bytes") == "1048576");
+
+  // librdkafka.consumer.* still wins.
+  config.librdkafka.consumer["fetch.max.bytes"] = "52428800";
+  config.librdkafka.consumer["queued.max.messages.kbytes"] = "65536";
+  consumer = consumer_conf(config);
+  CHECK(conf_value(*consumer, "fetch.max.bytes") == "52428800");
+  CHECK(conf_value(*consumer, "queued.max.messages.kbytes") == "65536");
+}
+
 TEST_CASE("a MockCluster whose topic cannot be created throws and keeps nothing", "[unit][kafka]") {
   // librdkafka's mock accepts a topic without partitions and crashes the process on a
   // replication factor of 0 (a division by zero), so create_topic refuses both itself. The

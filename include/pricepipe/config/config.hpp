@@ -62,6 +62,9 @@ struct ConsumerSettings {
   ConsumerOutput output = ConsumerOutput::kJson;
   std::uint64_t exit_after = 0;
   std::string dead_letter_topic;
+  // The whole consumer's prefetch, in KiB, whatever the partition count: librdkafka's queue
+  // limit and its fetch sizes are derived from it (kafka.cpp).
+  int prefetch_kbytes = 8192;
   int price_decimals = 2;  // from producer.price_decimals: printed prices have as many digits
 };
 
