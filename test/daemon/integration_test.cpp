@@ -48,6 +48,36 @@ TEST_CASE("20000 events at full speed: what kcat reads equals what pricepipe pri
   CHECK_THAT(r.err, Catch::Contains("created topic " + topic + " with 3 partitions"));
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Sanitizer runtimes add shadow memory and keep freed memory in quarantine.
+constexpr long kConsumerRssLimitKib = 1024 * 1024;
+#else
+constexpr long kConsumerRssLimitKib = 64 * 1024;  // issue #24's bound, at any partition count
+#endif
+
+// librdkafka's defaults let one fetch response hold up to 1 MiB per partition (50 MiB in all)
+// while any of its messages waits: this reading peaked at 355 MB before consumer.prefetch_kbytes.
+TEST_CASE("a consumer of 96 partitions keeps to its read-ahead budget: 1M events under 64 MB peak RSS",
+          "[integration]") {
+  const std::string topic = unique_name("wide");
+  const int events = 1000000;
+  const auto produced = run_to_exit(pipeline_args(topic, unique_name("g"),
+                                                  {"--kafka.partitions=96", "--consumer.enabled=false",
+                                                   "--producer.rate=0", "--producer.count=" + std::to_string(events)}),
+                                    300s);
+  INFO(produced.err);
+  REQUIRE(produced.exit_code == 0);
+  const auto r = run_to_exit(pipeline_args(topic, unique_name("g"),
+                                           {"--kafka.partitions=96", "--producer.enabled=false",
+                                            "--consumer.exit_after=" + std::to_string(events)}),
+                             300s);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == events);
+  CHECK(r.peak_rss_kib > 0);
+  CHECK(r.peak_rss_kib < kConsumerRssLimitKib);
+}
+
 TEST_CASE("a missing topic is created as configured and an existing one is left alone", "[integration]") {
   const std::string topic = unique_name("admin");
   REQUIRE(kcat_partition_count(test_brokers(), topic) == -1);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,7 +142,9 @@ ProcessResult Process::wait(std::chrono::milliseconds timeout) {
     }
   }
   if (reader_.joinable()) reader_.join();
-  waitpid(pid_, &status_, 0);
+  rusage usage{};
+  wait4(pid_, &status_, 0, &usage);
+  result.peak_rss_kib = usage.ru_maxrss;
   reaped_ = true;
   if (WIFEXITED(status_)) result.exit_code = WEXITSTATUS(status_);
   if (WIFSIGNALED(status_)) result.term_signal = WTERMSIG(status_);

@@ -23,6 +23,7 @@ struct ProcessResult {
   int exit_code = -1;      // -1 when killed by a signal
   int term_signal = 0;     // the signal that ended it, if any
   bool timed_out = false;  // killed by the helper after the timeout
+  long peak_rss_kib = 0;   // its peak resident set (ru_maxrss of wait4)
   std::string out;
   std::string err;
 };
