@@ -20,8 +20,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMaxBatch = 2000;
+// A step reads at most this many messages, or stops once this much output is held, checked
+// between reads of up to kReadChunk messages each (one chunk more at most, of small lines: a
+// printed event is normalised, whatever the size of the message).
+constexpr std::size_t kMaxBatch = 2000;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
+constexpr std::size_t kReadChunk = 500;
 // How long one wait for the output lasts before the consumer heartbeats and looks around.
 constexpr auto kWriteSlice = std::chrono::milliseconds(100);
 // An output that took nothing for this long is blocked: partitions paused, readiness 503.
@@ -188,6 +192,7 @@ void ConsumerLoop::create_consumer() {
   // Destroyed without librdkafka's blocking consumer close: close_within() does that, bounded.
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
   if (!consumer_) throw KafkaError("cannot create the consumer: " + errstr);
+  queue_ = std::make_unique<ConsumerQueue>(*consumer_);
 }
 
 bool ConsumerLoop::setup(WorkerContext& ctx) {
@@ -251,17 +256,32 @@ bool ConsumerLoop::step(WorkerContext& ctx) {
 
 void ConsumerLoop::read_batch() {
   int timeout_ms = 100;
-  for (int n = 0; n < kMaxBatch && output_.text().size() < kMaxBatchBytes; ++n) {
-    if (exit_after_ != 0 && printed_ + output_.lines() >= exit_after_) break;
-    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(timeout_ms));
+  std::size_t read = 0;
+  while (read < kMaxBatch && output_.text().size() < kMaxBatchBytes) {
+    std::size_t max = kReadChunk;
+    if (exit_after_ != 0) {
+      const std::uint64_t have = printed_ + output_.lines();
+      if (have >= exit_after_) break;
+      max = static_cast<std::size_t>(std::min<std::uint64_t>(max, exit_after_ - have));
+    }
+    batch_.clear();
+    const std::size_t n = queue_->read(timeout_ms, max, batch_);
     timeout_ms = 0;
-    if (!take(*msg)) break;
+    read += n;
+    bool more = n == max;  // fewer: the queue is empty for now
+    for (const ConsumedMessage& msg : batch_) more = take(msg) && more;
+    batch_.clear();
+    if (!more) break;
   }
 }
 
-bool ConsumerLoop::take(RdKafka::Message& msg) {
+bool ConsumerLoop::take(const ConsumedMessage& msg) {
   switch (msg.err()) {
-    case RdKafka::ERR_NO_ERROR: hold(msg); return true;
+    case RdKafka::ERR_NO_ERROR:
+      // A batch can hold messages of partitions revoked by a rebalance served in the same
+      // read, which librdkafka has not purged yet: their new owner prints them.
+      if (assignment_.owns(msg.partition())) hold(msg);
+      return true;
     case RdKafka::ERR__PARTITION_EOF: return true;
     case RdKafka::ERR__TIMED_OUT: return false;
     case RdKafka::ERR__FATAL: fatal_error_ = msg.errstr(); return false;  // step() acts on it
@@ -288,6 +308,7 @@ void ConsumerLoop::rejoin(WorkerContext& ctx) {
                "leave the group, until its session times out; or another instance with this id); joining again "
                "in {} s (attempt {})",
                settings_.consumer.instance_id, wait.count(), rejoins_);
+  queue_.reset();     // before its handle
   consumer_.reset();  // no close: a fatal handle has nothing to commit or leave
   fatal_error_.clear();
   const auto until = Clock::now() + wait;
@@ -299,11 +320,10 @@ void ConsumerLoop::rejoin(WorkerContext& ctx) {
   subscribe();
 }
 
-void ConsumerLoop::hold(RdKafka::Message& msg) {
-  const std::string_view payload(static_cast<const char*>(msg.payload()), msg.len());
+void ConsumerLoop::hold(const ConsumedMessage& msg) {
   consumed_.add();
   ++read_;
-  const DecodeResult decoded = codec_.decode(payload);
+  const DecodeResult decoded = codec_.decode(msg.payload());
   if (decoded.ok) {
     std::string& text = output_.text();
     if (envelope_) {
@@ -313,8 +333,8 @@ void ConsumerLoop::hold(RdKafka::Message& msg) {
     }
     text.push_back('\n');
     output_.mark(msg.partition(), msg.offset(), true);
-    const auto ts = msg.timestamp();
-    if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) batch_timestamps_.push_back(ts.timestamp);
+    const std::int64_t ts = msg.timestamp_ms();
+    if (ts >= 0) batch_timestamps_.push_back(ts);
   } else {
     skip(msg, decoded.reason);
     output_.mark(msg.partition(), msg.offset(), false);
@@ -322,20 +342,17 @@ void ConsumerLoop::hold(RdKafka::Message& msg) {
   book_.read(msg.partition(), msg.offset());
 }
 
-EventEnvelope ConsumerLoop::envelope_of(RdKafka::Message& msg) const {
+EventEnvelope ConsumerLoop::envelope_of(const ConsumedMessage& msg) const {
   EventEnvelope env;
   env.topic = settings_.kafka.topic;
   env.partition = msg.partition();
   env.offset = msg.offset();
-  const auto ts = msg.timestamp();
-  env.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
-  if (msg.key_pointer() != nullptr) {
-    env.key = std::string_view(static_cast<const char*>(msg.key_pointer()), msg.key_len());
-  }
+  env.timestamp_ms = msg.timestamp_ms();
+  if (msg.has_key()) env.key = msg.key();
   return env;
 }
 
-void ConsumerLoop::skip(RdKafka::Message& msg, const std::string& reason) {
+void ConsumerLoop::skip(const ConsumedMessage& msg, const std::string& reason) {
   skipped_.add();
   if (dead_letters_) dead_letters_->send(msg, reason, [this] { ctx_->heartbeat(); });
   if (Clock::now() < next_bad_log_) {
@@ -424,8 +441,10 @@ bool ConsumerLoop::wait_for_reader() {
   }
   if (paused_) {
     // Nothing is fetched: consume() serves the group (rebalances, max.poll.interval.ms).
-    const std::unique_ptr<RdKafka::Message> msg(consumer_->consume(0));
-    take(*msg);
+    batch_.clear();
+    queue_->read(0, 1, batch_);
+    for (const ConsumedMessage& msg : batch_) take(msg);
+    batch_.clear();
   }
   if (!ctx_->stop_requested()) return true;
   // A quarter of the stop bound: the final commit (half) and the close fit in the rest.

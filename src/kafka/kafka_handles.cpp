@@ -19,5 +19,7 @@ void AdminOptionsDeleter::operator()(rd_kafka_AdminOptions_t* options) const {
   rd_kafka_AdminOptions_destroy(options);
 }
 void NewTopicDeleter::operator()(rd_kafka_NewTopic_t* topic) const { rd_kafka_NewTopic_destroy(topic); }
+void MessageDeleter::operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
+void HeadersDeleter::operator()(rd_kafka_headers_t* headers) const { rd_kafka_headers_destroy(headers); }
 
 }  // namespace pricepipe

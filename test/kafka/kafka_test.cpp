@@ -61,32 +61,34 @@ std::string conf_value(const RdKafka::Conf& conf, const std::string& name) {
   REQUIRE(conf.get(name, value) == RdKafka::Conf::CONF_OK);
   return value;
 }
+
+// `conf` holds each of `expected` (name to value).
+void check_values(const RdKafka::Conf& conf, const std::map<std::string, std::string>& expected) {
+  for (const auto& [name, value] : expected) {
+    INFO(name);
+    CHECK(conf_value(conf, name) == value);
+  }
+}
 }  // namespace
 
 TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* says otherwise",
           "[unit][kafka]") {
   Config config;
-  auto consumer = consumer_conf(config);
-  CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "10");
-  CHECK(conf_value(*consumer, "queued.min.messages") == "20000");
-  CHECK(conf_value(*consumer, "enable.auto.offset.store") == "false");
-  auto producer = producer_conf(config);
-  CHECK(conf_value(*producer, "queued.min.messages") == "100000");  // librdkafka's default
+  check_values(*consumer_conf(config),
+               {{"fetch.queue.backoff.ms", "10"}, {"queued.min.messages", "20000"}, {"enable.auto.offset.store", "false"}});
+  check_values(*producer_conf(config), {{"queued.min.messages", "100000"}});  // librdkafka's default
 
   config.librdkafka.consumer["fetch.queue.backoff.ms"] = "1000";
   config.librdkafka.common["queued.min.messages"] = "500";
-  consumer = consumer_conf(config);
-  CHECK(conf_value(*consumer, "fetch.queue.backoff.ms") == "1000");
-  CHECK(conf_value(*consumer, "queued.min.messages") == "500");
+  check_values(*consumer_conf(config), {{"fetch.queue.backoff.ms", "1000"}, {"queued.min.messages", "500"}});
 }
 
 TEST_CASE("the producer sends each event at once with one request in flight unless librdkafka.* says otherwise",
           "[unit][kafka]") {
   Config config;
   auto producer = producer_conf(config);
-  CHECK(conf_value(*producer, "linger.ms") == "0");
-  CHECK(conf_value(*producer, "max.in.flight.requests.per.connection") == "1");
-  CHECK(conf_value(*producer, "enable.idempotence") == "true");
+  check_values(*producer,
+               {{"linger.ms", "0"}, {"max.in.flight.requests.per.connection", "1"}, {"enable.idempotence", "true"}});
   std::string errstr;
   // librdkafka accepts the combination with idempotence when it creates the producer.
   CHECK(std::unique_ptr<RdKafka::Producer>(RdKafka::Producer::create(producer.get(), errstr)) != nullptr);
@@ -95,9 +97,7 @@ TEST_CASE("the producer sends each event at once with one request in flight unle
 
   config.librdkafka.producer["linger.ms"] = "5";
   config.librdkafka.common["max.in.flight.requests.per.connection"] = "5";
-  producer = producer_conf(config);
-  CHECK(conf_value(*producer, "linger.ms") == "5");
-  CHECK(conf_value(*producer, "max.in.flight.requests.per.connection") == "5");
+  check_values(*producer_conf(config), {{"linger.ms", "5"}, {"max.in.flight.requests.per.connection", "5"}});
 }
 
 TEST_CASE("consumer.instance_id becomes group.instance.id and offsets are committed every second",

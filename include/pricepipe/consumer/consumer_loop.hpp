@@ -24,6 +24,7 @@
 #include "pricepipe/consumer/line_output.hpp"
 #include "pricepipe/consumer/offset_book.hpp"
 #include "pricepipe/event/event.hpp"
+#include "pricepipe/kafka/consumer_queue.hpp"
 #include "pricepipe/metrics/metrics.hpp"
 #include "pricepipe/workers/handoff.hpp"
 #include "pricepipe/workers/worker_loop.hpp"
@@ -62,13 +63,13 @@ class ConsumerLoop final : public WorkerLoop {
   void rejoin(WorkerContext& ctx);
   // Reads up to one batch into the output.
   void read_batch();
-  // Handles what consume() returned; false when the batch should end (nothing more now).
-  bool take(RdKafka::Message& msg);
+  // Handles one message (or event) read; false when the batch should end (an error).
+  bool take(const ConsumedMessage& msg);
   // Decodes one message into the output, or skips it as bad; either way its offset is held
   // until the output is flushed.
-  void hold(RdKafka::Message& msg);
-  EventEnvelope envelope_of(RdKafka::Message& msg) const;
-  void skip(RdKafka::Message& msg, const std::string& reason);
+  void hold(const ConsumedMessage& msg);
+  EventEnvelope envelope_of(const ConsumedMessage& msg) const;
+  void skip(const ConsumedMessage& msg, const std::string& reason);
   // Publishes the batch's counters and latencies.
   void publish_batch();
   // Prints what is held, storing the offsets of each line once it is completely out, and
@@ -163,6 +164,8 @@ class ConsumerLoop final : public WorkerLoop {
   std::unique_ptr<KafkaEventHandler> events_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<ConsumerQueue> queue_;  // consumer_'s, read in batches; goes before it
+  std::vector<ConsumedMessage> batch_;    // what one read of queue_ returned
 };
 
 }  // namespace pricepipe

@@ -5,6 +5,7 @@
 // batch only after every bad message in it was acknowledged here, so a bad message is never
 // skipped without its copy being in the dead-letter topic.
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <string_view>
 
 #include "pricepipe/config/config.hpp"
+#include "pricepipe/kafka/consumer_queue.hpp"
 #include "pricepipe/kafka/kafka.hpp"
 
 namespace pricepipe {
@@ -47,7 +49,7 @@ class DeadLetterQueue {
 
   // Hands a copy of `msg` to librdkafka. Waits while librdkafka's queue is full, calling
   // `idle()` between tries; throws DeadLetterError when the message cannot be produced at all.
-  void send(RdKafka::Message& msg, std::string_view reason, const std::function<void()>& idle);
+  void send(const ConsumedMessage& msg, std::string_view reason, const std::function<void()>& idle);
 
   // Serves delivery reports for up to `timeout_ms`. Throws DeadLetterError on a failed delivery.
   void poll(int timeout_ms);
@@ -65,6 +67,10 @@ class DeadLetterQueue {
    private:
     DeadLetterQueue& queue_;
   };
+
+  // One produce attempt of a copy of `msg` with `headers` (librdkafka's error code; on success
+  // librdkafka owns the headers).
+  rd_kafka_resp_err_t produce_copy(const ConsumedMessage& msg, rd_kafka_headers_s* headers);
 
   const std::string topic_;
   KafkaSettings settings_;

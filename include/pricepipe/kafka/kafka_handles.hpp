@@ -1,7 +1,8 @@
 #pragma once
-// Owners for the librdkafka C objects pricepipe uses directly (the mock cluster and the topic
-// administration): one std::unique_ptr alias per C type, whose deleter calls that type's
-// destroy function. The types are named by their struct tags (rd_kafka_t is
+// Owners for the librdkafka C objects pricepipe uses directly (the mock cluster, the topic
+// administration, the consumer queue read in batches, its messages and the dead letters'
+// headers): one std::unique_ptr alias per C type, whose deleter calls that type's destroy
+// function. The types are named by their struct tags (rd_kafka_t is
 // struct rd_kafka_s, and so on), so this header does not pull in rdkafka.h; the deleters are
 // defined in kafka_handles.cpp. Nothing else calls a rd_kafka_*_destroy.
 
@@ -14,6 +15,8 @@ struct rd_kafka_queue_s;         // rd_kafka_queue_t
 struct rd_kafka_op_s;            // rd_kafka_event_t
 struct rd_kafka_AdminOptions_s;  // rd_kafka_AdminOptions_t
 struct rd_kafka_NewTopic_s;      // rd_kafka_NewTopic_t
+struct rd_kafka_message_s;       // rd_kafka_message_t
+struct rd_kafka_headers_s;       // rd_kafka_headers_t
 
 namespace pricepipe {
 
@@ -38,6 +41,12 @@ struct AdminOptionsDeleter {
 struct NewTopicDeleter {
   void operator()(rd_kafka_NewTopic_s* topic) const;  // rd_kafka_NewTopic_destroy
 };
+struct MessageDeleter {
+  void operator()(rd_kafka_message_s* message) const;  // rd_kafka_message_destroy
+};
+struct HeadersDeleter {
+  void operator()(rd_kafka_headers_s* headers) const;  // rd_kafka_headers_destroy
+};
 
 using RdKafkaPtr = std::unique_ptr<rd_kafka_s, RdKafkaDeleter>;
 // A configuration until rd_kafka_new succeeds, which takes it over: release() it then.
@@ -48,5 +57,8 @@ using QueuePtr = std::unique_ptr<rd_kafka_queue_s, QueueDeleter>;
 using EventPtr = std::unique_ptr<rd_kafka_op_s, EventDeleter>;
 using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_s, AdminOptionsDeleter>;
 using NewTopicPtr = std::unique_ptr<rd_kafka_NewTopic_s, NewTopicDeleter>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_s, MessageDeleter>;
+// Headers until a produce call succeeds, which takes them over: release() them then.
+using HeadersPtr = std::unique_ptr<rd_kafka_headers_s, HeadersDeleter>;
 
 }  // namespace pricepipe
