@@ -15,12 +15,15 @@ void Assignment::assigned(const std::vector<std::int32_t>& partitions) {
 std::uint64_t Assignment::revoking(const std::vector<std::int32_t>& partitions, bool commit) {
   hooks_.flush(partitions);
   std::uint64_t unconfirmed = 0;
-  if (commit && !closing_ && !hooks_.commit()) {
+  // A lost assignment is not committed at all: what was printed since the last confirmed
+  // commit is printed again by the next owner, this run included, and the stop's final count
+  // no longer sees it once the partitions are forgotten below.
+  if (!closing_ && !(commit && hooks_.commit())) {
     for (const std::int32_t p : partitions) unconfirmed += book_.unconfirmed(p);
     if (unconfirmed > 0) {
-      spdlog::warn("consumer: up to {} messages printed from the revoked partitions are not committed; their "
-                   "next owner prints them again",
-                   unconfirmed);
+      spdlog::warn("consumer: up to {} messages printed from the {} partitions are not committed; their next owner "
+                   "prints them again",
+                   unconfirmed, commit ? "revoked" : "lost");
     }
   }
   for (const std::int32_t p : partitions) {

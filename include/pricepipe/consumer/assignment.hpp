@@ -32,8 +32,9 @@ class Assignment {
   // before no longer counts.
   void assigned(const std::vector<std::int32_t>& partitions);
   // Before `partitions` go. `commit` is false when they are already lost (the group moved on)
-  // or while closing. Returns the printed messages of theirs not confirmed as committed (0 when
-  // the commit was confirmed or not attempted). Throws what the flush hook throws.
+  // or while closing. Returns the printed messages of theirs not confirmed as committed, also
+  // when lost (0 when the commit was confirmed, or while closing, whose own commit and final
+  // count take them). Throws what the flush hook throws.
   std::uint64_t revoking(const std::vector<std::int32_t>& partitions, bool commit);
   // Inside the consumer's close, which commits by itself: revokes then neither commit nor
   // forget, so the final count of what could not be committed still sees them.
