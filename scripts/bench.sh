@@ -107,7 +107,7 @@ kcat -C -b "$brokers" -t "$t" -o beginning -e -q > /dev/null
 # ---- throughput: every contender once per round, rounds alternated ----------------------------
 # kcat's consumer as pricepipe's is tuned (kafka.cpp): kcat's own defaults wait 1 s before
 # refetching a partition whose queue ran low, so untuned it measures that wait, not the client.
-kcat_tuned=(-X fetch.queue.backoff.ms=10 -X queued.min.messages=20000)
+kcat_tuned=(-X fetch.queue.backoff.ms=1 -X queued.min.messages=20000)
 producers() {  # ROUND; the consumers of the round read pricepipe's topic
   local r=$1 t
   t=$(topic "pricepipe-p-$r")

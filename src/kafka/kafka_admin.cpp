@@ -51,12 +51,16 @@ struct WaitHooks {
   }
 };
 
-// Metadata of every topic into `metadata`, waiting kBlockingCallMs for the broker, longer after
-// repeated timeouts (kLongestMetadataMs).
-RdKafka::ErrorCode fetch_metadata(RdKafka::Handle& handle, MetadataPtr& metadata, int timeouts_so_far) {
+// Metadata of `topic` alone into `metadata`, waiting kBlockingCallMs for the broker, longer
+// after repeated timeouts (kLongestMetadataMs). Not of every topic: on a broker with 2,000
+// topics that took 75 ms of each start (BENCHMARKS.md, #24), and more on a large cluster. Asking
+// for one topic does not create it, as every client pricepipe makes refuses
+// allow.auto.create.topics (kafka.cpp): a missing topic is listed with an error.
+RdKafka::ErrorCode fetch_metadata(RdKafka::Handle& handle, const RdKafka::Topic& topic, MetadataPtr& metadata,
+                                  int timeouts_so_far) {
   const int wait_ms = std::min(kLongestMetadataMs, kBlockingCallMs << std::min(timeouts_so_far / 3, 2));
   RdKafka::Metadata* raw = nullptr;
-  const RdKafka::ErrorCode err = handle.metadata(true, nullptr, &raw, wait_ms);
+  const RdKafka::ErrorCode err = handle.metadata(false, &topic, &raw, wait_ms);
   metadata.reset(raw);
   return err;
 }
@@ -145,6 +149,14 @@ const RdKafka::TopicMetadata* find_topic(const RdKafka::Metadata& metadata, cons
   return found;
 }
 
+// A topic object for `kafka.topic` on `handle`, to name it in a metadata request.
+std::unique_ptr<RdKafka::Topic> topic_handle(RdKafka::Handle& handle, const KafkaSettings& kafka) {
+  std::string errstr;
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(&handle, kafka.topic, nullptr, errstr));
+  if (!topic) throw KafkaError("cannot name topic " + kafka.topic + ": " + errstr);
+  return topic;
+}
+
 // One ensure_topic run, as a retryable step: attempt() looks the topic up once and, when it is
 // missing, asks for it once. Each blocking call in it is preceded by a heartbeat.
 class TopicCheck {
@@ -153,11 +165,11 @@ class TopicCheck {
 
   TopicCheck(RdKafka::Handle& handle, const KafkaSettings& kafka, const std::string& brokers_for_log,
              const WaitHooks& hooks)
-      : handle_(handle), kafka_(kafka), brokers_(brokers_for_log), hooks_(hooks) {}
+      : handle_(handle), kafka_(kafka), brokers_(brokers_for_log), hooks_(hooks), topic_(topic_handle(handle, kafka)) {}
 
   Outcome attempt() {
     MetadataPtr metadata;
-    const RdKafka::ErrorCode err = fetch_metadata(handle_, metadata, metadata_timeouts_);
+    const RdKafka::ErrorCode err = fetch_metadata(handle_, *topic_, metadata, metadata_timeouts_);
     metadata_timeouts_ = err == RdKafka::ERR__TIMED_OUT ? metadata_timeouts_ + 1 : 0;
     if (err != RdKafka::ERR_NO_ERROR) return unanswered(err);
     if (waited_) {
@@ -228,6 +240,7 @@ class TopicCheck {
   const KafkaSettings& kafka_;
   const std::string& brokers_;
   const WaitHooks& hooks_;
+  std::unique_ptr<RdKafka::Topic> topic_;  // for the metadata request; released before the handle
   Clock::time_point next_wait_log_ = Clock::now();
   bool waited_ = false;
   bool created_ = false;

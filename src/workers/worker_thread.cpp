@@ -8,8 +8,8 @@
 
 namespace pricepipe {
 
-WorkerThread::WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop)
-    : name_(std::move(name)), loop_(std::move(loop)) {}
+WorkerThread::WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop, OnChange on_change)
+    : name_(std::move(name)), loop_(std::move(loop)), on_change_(std::move(on_change)) {}
 
 WorkerThread::~WorkerThread() {
   request_stop();
@@ -49,6 +49,7 @@ WorkerState WorkerThread::run_loop() {
   drained_ = true;
   loop_->drain(context_, stopping ? WorkerEnd::kStopped : WorkerEnd::kCompleted);
   context_.set_releasing();
+  if (on_change_) on_change_();
   return stopping ? WorkerState::kStopped : WorkerState::kCompleted;
 }
 
@@ -91,6 +92,7 @@ void WorkerThread::thread_main() {
     state_.store(end_state, std::memory_order_release);
   }
   done_cv_.notify_all();
+  if (on_change_) on_change_();
 }
 
 }  // namespace pricepipe

@@ -75,7 +75,7 @@ TEST_CASE("the consumer refills its prefetch queue quickly unless librdkafka.* s
           "[unit][kafka]") {
   Config config;
   check_values(*consumer_conf(config),
-               {{"fetch.queue.backoff.ms", "10"}, {"queued.min.messages", "20000"}, {"enable.auto.offset.store", "false"}});
+               {{"fetch.queue.backoff.ms", "1"}, {"queued.min.messages", "20000"}, {"enable.auto.offset.store", "false"}});
   check_values(*producer_conf(config), {{"queued.min.messages", "100000"}});  // librdkafka's default
 
   config.librdkafka.consumer["fetch.queue.backoff.ms"] = "1000";

@@ -2,6 +2,7 @@
 // join in the destructor, and fault injection wrapped around a loop. No librdkafka.
 #include "catch_compat.hpp"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -118,6 +119,31 @@ TEST_CASE("a worker thread runs setup, steps to completion, drains once and dest
   CHECK(trace.snapshot() == calls({"setup", "drain completed", "destroyed"}));
   CHECK(trace.destroyed_on != std::this_thread::get_id());
   CHECK(worker.releasing());  // its work ended before its handles went
+}
+
+TEST_CASE("a worker thread tells its owner when its work ends and again when its thread ends", "[unit][worker]") {
+  Trace trace;
+  std::atomic<int> told{0};
+  std::atomic<bool> releasing_when_told{false};
+  WorkerThread* host = nullptr;
+  WorkerThread worker("fake", std::make_unique<FakeLoop>(trace, Script{3}), [&] {
+    if (told.fetch_add(1) == 0) releasing_when_told = host->releasing() && host->state() == WorkerState::kRunning;
+  });
+  host = &worker;
+  worker.start();
+  REQUIRE(worker.wait_until(Clock::now() + 10s));
+  CHECK(told == 2);
+  CHECK(releasing_when_told);  // the first: drained, its handles not yet destroyed
+
+  Trace failing_trace;
+  Script script;
+  script.throw_at = 2;
+  std::atomic<int> failed_told{0};
+  WorkerThread failing("fake", std::make_unique<FakeLoop>(failing_trace, script), [&] { ++failed_told; });
+  failing.start();
+  REQUIRE(failing.wait_until(Clock::now() + 10s));
+  CHECK(failing.state() == WorkerState::kFailed);
+  CHECK(failed_told == 1);  // its thread's end only
 }
 
 TEST_CASE("a stop request ends the steps and the loop drains as stopped", "[unit][worker]") {

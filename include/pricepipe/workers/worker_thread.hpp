@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,7 +25,11 @@ class WorkerThread {
  public:
   using Clock = std::chrono::steady_clock;
 
-  WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop);
+  // Called on the worker thread when the worker's work has ended (releasing() turned true) and
+  // again when the thread ends, so that its owner need not poll for either.
+  using OnChange = std::function<void()>;
+
+  WorkerThread(std::string name, std::unique_ptr<WorkerLoop> loop, OnChange on_change = {});
   ~WorkerThread();  // requests a stop and joins
   WorkerThread(const WorkerThread&) = delete;
   WorkerThread& operator=(const WorkerThread&) = delete;
@@ -70,6 +75,7 @@ class WorkerThread {
   std::string name_;
   WorkerContext context_;
   std::unique_ptr<WorkerLoop> loop_;  // the worker thread's from start() on
+  OnChange on_change_;
   bool set_up_ = false;               // worker thread only
   bool drained_ = false;              // worker thread only
   std::thread thread_;
