@@ -207,20 +207,25 @@ done
 # ---- latency ----------------------------------------------------------------------------------
 # Measured from outside (bench/latency.py): each printed line's Kafka timestamp (CreateTime, set
 # by the producer) against the clock of the process reading pricepipe's stdout as the line
-# arrives; 20 s per rate (capped by --count), the first tenth dropped as warm-up. Twice per rate:
-# the shipped settings, and for comparison librdkafka's own producer defaults (linger.ms=5, five
-# requests in flight), which were pricepipe's before issue #24.
+# arrives; 20 s per rate (capped by --count), the first tenth dropped as warm-up. Per rate: the
+# shipped settings, and for comparison librdkafka's own producer defaults (linger.ms=5, five
+# requests in flight), which were pricepipe's before issue #24. Up to 3 runs of each, alternated:
+# the tails of one 20 s run vary by 2-4x on this machine (BENCHMARKS.md), so the table shows the
+# median of each figure and every run's p99.
+latency_runs=$((runs < 3 ? runs : 3))
 latency=()
-for setting in shipped librdkafka; do
-  extra=()
-  [ "$setting" = shipped ] ||
-    extra=(--librdkafka.producer.linger.ms=5 --librdkafka.producer.max.in.flight.requests.per.connection=5)
-  for rate in 1000 10000; do
-    n=$((rate * 20))
-    [ "$n" -le "$count" ] || n=$count
-    figures=$(python3 bench/latency.py "$pp" "$brokers" "$(topic "latency-$setting-$rate")" \
-      "lat-$run_id-$setting-$rate" "$rate" "$(echo "$n / $rate" | bc -l)" -- "${extra[@]}")
-    latency+=("$setting|$rate|$figures")
+for r in $(seq 1 "$latency_runs"); do
+  for setting in shipped librdkafka; do
+    extra=()
+    [ "$setting" = shipped ] ||
+      extra=(--librdkafka.producer.linger.ms=5 --librdkafka.producer.max.in.flight.requests.per.connection=5)
+    for rate in 1000 10000; do
+      n=$((rate * 20))
+      [ "$n" -le "$count" ] || n=$count
+      figures=$(python3 bench/latency.py "$pp" "$brokers" "$(topic "latency-$setting-$rate-$r")" \
+        "lat-$run_id-$setting-$rate-$r" "$rate" "$(echo "$n / $rate" | bc -l)" -- "${extra[@]}")
+      latency+=("$setting|$rate|$figures")
+    done
   done
 done
 
@@ -242,11 +247,19 @@ codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
   echo
   python3 bench/bench_table.py "$count" "$work/rows"
   echo
-  echo "pricepipe produce-to-print latency (CreateTime to the reader's clock), p50 / p99 / p99.9 ms:"
-  for row in "${latency[@]}"; do
-    IFS='|' read -r setting rate p50 p99 p999 lines <<< "$row"
-    printf '  %-10s settings, rate %6s/s: %s / %s / %s (%s lines)\n' "$setting" "$rate" "$p50" "$p99" "$p999" "$lines"
-  done
+  echo "pricepipe produce-to-print latency (CreateTime to the reader's clock), p50 / p99 / p99.9 ms,"
+  echo "medians of $latency_runs runs (every run's p99 in brackets):"
+  printf '%s\n' "${latency[@]}" | python3 -c '
+import statistics, sys
+runs = {}
+for line in sys.stdin:
+    setting, rate, p50, p99, p999, lines = line.strip().split("|")
+    runs.setdefault((setting, int(rate)), []).append((float(p50), float(p99), float(p999), int(lines)))
+for (setting, rate), rs in runs.items():
+    med = [statistics.median(r[i] for r in rs) for i in range(3)]
+    print("  %-10s settings, rate %6d/s: %.2f / %.2f / %.2f (%d lines a run; p99 %s)" % (
+        setting, rate, med[0], med[1], med[2], rs[0][3], ", ".join("%.2f" % r[1] for r in rs)))'
+
   echo
   echo "rebalance at 1000 events/s on 6 partitions, ${rebalance_window} s windows: B's first print after its start;"
   echo "A's longest gap between two printed lines before B joins / after B joins / after B leaves (s):"

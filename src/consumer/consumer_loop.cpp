@@ -26,6 +26,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxBatch = 2000;
 constexpr std::size_t kMaxBatchBytes = 256 * 1024;
 constexpr std::size_t kReadChunk = 500;
+// How long a step waits for a message when none is there.
+constexpr int kReadWaitMs = 100;
 // How long one wait for the output lasts before the consumer heartbeats and looks around.
 constexpr auto kWriteSlice = std::chrono::milliseconds(100);
 // An output that took nothing for this long is blocked: partitions paused, readiness 503.
@@ -254,8 +256,12 @@ bool ConsumerLoop::step(WorkerContext& ctx) {
   return idle && drained();
 }
 
+// Reads what the queue holds, in chunks, up to a batch. When it holds nothing, waits up to
+// kReadWaitMs for one message, never for a whole chunk: rd_kafka_consume_batch_queue returns
+// once `max` messages are there or the time is up, so waiting for 500 held every event of a
+// topic at 1,000/s until the 100 ms were up (p99 101 ms instead of 2; BENCHMARKS.md, #24).
 void ConsumerLoop::read_batch() {
-  int timeout_ms = 100;
+  bool waited = false;
   std::size_t read = 0;
   while (read < kMaxBatch && output_.text().size() < kMaxBatchBytes) {
     std::size_t max = kReadChunk;
@@ -265,8 +271,12 @@ void ConsumerLoop::read_batch() {
       max = static_cast<std::size_t>(std::min<std::uint64_t>(max, exit_after_ - have));
     }
     batch_.clear();
-    const std::size_t n = queue_->read(timeout_ms, max, batch_);
-    timeout_ms = 0;
+    std::size_t n = queue_->read(0, max, batch_);
+    if (n == 0 && read == 0 && !waited) {
+      waited = true;
+      max = 1;
+      n = queue_->read(kReadWaitMs, max, batch_);
+    }
     read += n;
     bool more = n == max;  // fewer: the queue is empty for now
     for (const ConsumedMessage& msg : batch_) more = take(msg) && more;
