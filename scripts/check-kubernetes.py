@@ -17,16 +17,25 @@ with the Python of its kubernetes-validate venv, which has PyYAML).
    selectors, the PodDisruptionBudget, consumer replicas <= partitions, the Secret's keys, the
    kustomization, and the KEDA file's agreement with the rest (not schema-checked: KEDA's CRDs
    are not among kubernetes-validate's schemas).
+4. The Prometheus Operator's resources, which kubernetes-validate has no schemas for either:
+   prometheusrule.yaml is exactly what scripts/gen-prometheusrule.py generates from
+   deploy/prometheus/pricepipe-rules.yml; it and podmonitor.yaml pass the openAPIV3Schema of
+   the operator's CRDs (--crd-dir; made strict as `kubectl --validate=strict` is: no unknown
+   field), in a version the CRD serves; the PodMonitor selects the pods of both Deployments, on
+   a container port they name, at /metrics, and gives them the job the rules select
+   (up{job="..."}).
 
 --self-test then breaks a copy of the manifests in known ways, one at a time, and fails unless
 each breakage is reported: so the checks above cannot silently stop checking.
 
     python3 scripts/check-kubernetes.py --binary build/pricepipe --validator VENV/bin/kubernetes-validate
-        [--kubernetes-version 1.34.0] [--dir deploy/kubernetes] [--self-test]
+        --crd-dir DIR [--kubernetes-version 1.34.0] [--dir deploy/kubernetes] [--self-test]
 """
 
 import argparse
 import configparser
+import copy as copying
+import importlib.util
 import os
 import re
 import shutil
@@ -34,14 +43,25 @@ import subprocess
 import sys
 import tempfile
 
+import jsonschema
 import yaml
 
 NOT_SCHEMA_CHECKED = {
     "kustomization.yaml": "read by kustomize, not an API object",
     "keda-scaledobject.yaml": "KEDA's custom resources have no schema in kubernetes-validate",
+    "prometheusrule.yaml": "checked against the Prometheus Operator's CRD schema instead",
+    "podmonitor.yaml": "checked against the Prometheus Operator's CRD schema instead",
 }
 # Files deliberately left out of kustomization.yaml (see the comment there).
-NOT_IN_KUSTOMIZATION = {"secret.yaml", "keda-scaledobject.yaml"}
+NOT_IN_KUSTOMIZATION = {"secret.yaml", "keda-scaledobject.yaml", "prometheusrule.yaml", "podmonitor.yaml"}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RULES = os.path.join(ROOT, "deploy", "prometheus", "pricepipe-rules.yml")
+# The Prometheus Operator's resources and the files of their CRDs in --crd-dir.
+OPERATOR_CRDS = {
+    "prometheusrule.yaml": ("PrometheusRule", "monitoring.coreos.com_prometheusrules.yaml"),
+    "podmonitor.yaml": ("PodMonitor", "monitoring.coreos.com_podmonitors.yaml"),
+}
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # The image's ENTRYPOINT (Dockerfile): pricepipe --supervisor.http_port=8080
 ENTRYPOINT_OPTIONS = ["--supervisor.http_port=8080"]
 CONSUMER_FILE = "consumer-deployment.yaml"
@@ -49,8 +69,9 @@ PRODUCER_FILE = "producer-deployment.yaml"
 
 
 class Checker:
-    def __init__(self, directory, binary, validator, version, work):
+    def __init__(self, directory, binary, validator, version, work, crd_dir):
         self.dir = directory
+        self.crd_dir = crd_dir
         self.binary = binary
         self.validator = validator
         self.version = version
@@ -323,7 +344,103 @@ class Checker:
 
         if eff_c:
             self.check_keda(consumer, c_c, eff_c, secret)
+        self.check_operator_resources(consumer, producer, eff_c or eff_p or {})
         return schema_files, passed
+
+    # -- 4. the Prometheus Operator's resources -------------------------------------------
+
+    def check_operator_resources(self, consumer, producer, effective):
+        # prometheusrule.yaml is generated: it must be exactly what the generator makes now.
+        spec = importlib.util.spec_from_file_location("gen_prometheusrule",
+                                                      os.path.join(ROOT, "scripts", "gen-prometheusrule.py"))
+        gen = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(gen)
+        with open(os.path.join(self.dir, "prometheusrule.yaml")) as f:
+            self.expect(f.read() == gen.generate(RULES),
+                        "prometheusrule.yaml differs from what scripts/gen-prometheusrule.py generates from "
+                        "deploy/prometheus/pricepipe-rules.yml: edit the rules file, then run "
+                        "`python3 scripts/gen-prometheusrule.py`")
+
+        for name, (kind, crd_file) in OPERATOR_CRDS.items():
+            with open(os.path.join(self.crd_dir, crd_file)) as f:
+                crd = yaml.safe_load(f)
+            for doc in self.load(name):
+                self.check_custom_resource(name, doc, crd)
+
+        monitor = self.one("podmonitor.yaml", "PodMonitor")
+        spec = monitor.get("spec", {})
+        selector = spec.get("selector", {})
+        self.expect(not selector.get("matchExpressions"),
+                    "podmonitor.yaml: selector.matchExpressions is not followed by this check; use matchLabels")
+        match = selector.get("matchLabels") or {}
+        self.expect(match, "podmonitor.yaml: the PodMonitor's selector has no matchLabels")
+        self.expect("namespaceSelector" not in spec,
+                    "podmonitor.yaml: a namespaceSelector: the PodMonitor is meant for its own namespace, "
+                    "the Deployments' (kubectl apply -f in the same namespace)")
+        with open(RULES) as f:
+            rule_jobs = set(re.findall(r'\bup\{job="([^"]*)"\}', f.read()))
+        self.expect(len(rule_jobs) == 1,
+                    f"deploy/prometheus/pricepipe-rules.yml selects up{{job=...}} with {sorted(rule_jobs)}, not one job")
+        http_port = str(effective.get("supervisor.http_port", ""))
+        for deployment in (consumer, producer):
+            dname = deployment["metadata"]["name"]
+            template = deployment["spec"]["template"]
+            labels = template["metadata"].get("labels", {})
+            if not self.expect(match and all(labels.get(k) == v for k, v in match.items()),
+                               f"podmonitor.yaml: the PodMonitor's selector {match} does not select the pods "
+                               f"of {dname} (labels {labels})"):
+                continue
+            ports = {p.get("name"): p.get("containerPort")
+                     for c in template["spec"].get("containers", []) for p in c.get("ports", [])}
+            for endpoint in spec.get("podMetricsEndpoints", []):
+                port = endpoint.get("port")
+                self.expect(port in ports, f"podmonitor.yaml: port {port} is not a container port name of "
+                            f"{dname} ({sorted(ports)})")
+                if port in ports and http_port:
+                    self.expect(str(ports[port]) == http_port,
+                                f"podmonitor.yaml: port {port} of {dname} is {ports[port]}, not "
+                                f"supervisor.http_port {http_port}")
+                self.expect(endpoint.get("path", "/metrics") == "/metrics",
+                            f"podmonitor.yaml: path {endpoint.get('path')} is not /metrics")
+                # The job: a relabeling that sets it, or else jobLabel's pod label, or else the
+                # operator's default (namespace/name), which no rule selects.
+                job = None
+                for r in endpoint.get("relabelings", []):
+                    if r.get("targetLabel") == "job" and r.get("action", "replace").lower() == "replace":
+                        job = r.get("replacement")
+                if job is None and spec.get("jobLabel"):
+                    job = labels.get(spec["jobLabel"])
+                if job is None:
+                    job = f"<namespace>/{monitor['metadata'].get('name')}"
+                self.expect(job in rule_jobs, f"podmonitor.yaml: the pods of {dname} get job={job}, but the "
+                            f"alerts select job={'/'.join(sorted(rule_jobs))} (jobLabel or a relabeling of job)")
+
+    def check_custom_resource(self, name, doc, crd):
+        kind = doc.get("kind")
+        title = f"{name}: {kind} {doc.get('metadata', {}).get('name')}"
+        names = crd["spec"]["names"]
+        if not self.expect(kind == names["kind"], f"{name}: kind {kind} is not {names['kind']}"):
+            return
+        group = crd["spec"]["group"]
+        served = {f"{group}/{v['name']}": v for v in crd["spec"]["versions"] if v.get("served")}
+        version = served.get(doc.get("apiVersion"))
+        if not self.expect(version, f"{title}: apiVersion {doc.get('apiVersion')} is not served by the CRD "
+                           f"({', '.join(sorted(served))})"):
+            return
+        meta = doc.get("metadata") or {}
+        self.expect(set(meta) <= {"name", "namespace", "labels", "annotations"},
+                    f"{title}: metadata fields {sorted(set(meta) - {'name', 'namespace', 'labels', 'annotations'})} "
+                    "are not expected here")
+        self.expect(isinstance(meta.get("name"), str) and len(meta["name"]) <= 253
+                    and DNS_SUBDOMAIN.match(meta["name"]), f"{title}: metadata.name is not a DNS subdomain")
+        for key in ("labels", "annotations"):
+            self.expect(all(isinstance(k, str) and isinstance(v, str) for k, v in (meta.get(key) or {}).items()),
+                        f"{title}: metadata.{key} must map strings to strings")
+        body = {k: v for k, v in doc.items() if k != "metadata"}
+        validator = jsonschema.Draft4Validator(strict_schema(version["schema"]["openAPIV3Schema"]))
+        for error in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+            where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+            self.problem(f"{title}: against the CRD's schema ({crd['metadata']['name']}), at {where}: {error.message}")
 
     def check_keda(self, consumer, container, effective, secret):
         docs = self.load("keda-scaledobject.yaml")
@@ -409,7 +526,53 @@ MUTATIONS = [
     ("more consumer replicas than partitions", CONSUMER_FILE, "replicas: 3", "replicas: 5", "5 replicas for 3 partitions"),
     ("KEDA scaling past the partitions", "keda-scaledobject.yaml", "maxReplicaCount: 3", "maxReplicaCount: 6",
      "maxReplicaCount 6"),
+    ("the PrometheusRule edited by hand, not generated", "prometheusrule.yaml", "(pricepipe_consumer_lag) > 10000",
+     "(pricepipe_consumer_lag) > 20000", "differs from what scripts/gen-prometheusrule.py generates"),
+    ("a typo'd field in the PrometheusRule (the operator's CRD schema)", "prometheusrule.yaml", "    rules:\n",
+     "    rulez:\n", "'rulez' was unexpected"),
+    ("a PrometheusRule version the CRD does not serve", "prometheusrule.yaml",
+     "monitoring.coreos.com/v1\nkind: PrometheusRule", "monitoring.coreos.com/v1beta1\nkind: PrometheusRule",
+     "is not served by the CRD"),
+    ("a typo'd field in the PodMonitor (the operator's CRD schema)", "podmonitor.yaml", "podMetricsEndpoints:",
+     "podMetricEndpoints:", "'podMetricEndpoints' was unexpected"),
+    ("a wrong type in the PodMonitor (the operator's CRD schema)", "podmonitor.yaml", "interval: 30s",
+     "interval: 30", "30 is not of type 'string'"),
+    ("a PodMonitor on a port the pods do not name", "podmonitor.yaml", "- port: http", "- port: metrics",
+     "port metrics is not a container port name"),
+    ("a PodMonitor selecting the consumers only", "podmonitor.yaml",
+     "    matchLabels:\n      app.kubernetes.io/name: pricepipe\n",
+     "    matchLabels:\n      app.kubernetes.io/name: pricepipe\n      app.kubernetes.io/component: consumer\n",
+     "does not select the pods of pricepipe-producer"),
+    ("a PodMonitor giving a job the alerts do not select", "podmonitor.yaml", "jobLabel: app.kubernetes.io/name",
+     "jobLabel: app.kubernetes.io/component", "get job=consumer, but the alerts select job=pricepipe"),
 ]
+
+
+def strict_schema(schema):
+    """An openAPIV3Schema made strict: no property it does not name, except where it preserves
+    unknown fields (the API server prunes or, with strict field validation, refuses them). Go's
+    inline (?i) flags moved to the start for Python's re."""
+    schema = copying.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        if ("properties" in node and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")):
+            node["additionalProperties"] = False
+        if isinstance(node.get("pattern"), str) and "(?i)" in node["pattern"]:
+            node["pattern"] = "(?i)" + node["pattern"].replace("(?i)", "")
+        for key in ("properties", "patternProperties"):
+            for sub in (node.get(key) or {}).values():
+                walk(sub)
+        for key in ("items", "additionalProperties", "not", "anyOf", "allOf", "oneOf"):
+            walk(node.get(key))
+    walk(schema)
+    return schema
 
 
 def self_test(args):
@@ -430,7 +593,7 @@ def self_test(args):
                 f.write(text.replace(old, new))
             work = os.path.join(tmp, "work")
             os.mkdir(work)
-            checker = Checker(copy, args.binary, args.validator, args.kubernetes_version, work)
+            checker = Checker(copy, args.binary, args.validator, args.kubernetes_version, work, args.crd_dir)
             try:
                 checker.check()
             except SystemExit as e:  # a manifest too broken to read: reported all the same
@@ -452,13 +615,15 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--validator", required=True)
     parser.add_argument("--kubernetes-version", default="1.34.0")
+    parser.add_argument("--crd-dir", required=True,
+                        help="holds the Prometheus Operator's CRDs " + ", ".join(f for _, f in OPERATOR_CRDS.values()))
     parser.add_argument("--dir", default=os.path.join(root, "deploy", "kubernetes"))
     parser.add_argument("--self-test", action="store_true")
     args = parser.parse_args()
     args.binary = os.path.abspath(args.binary)
 
     with tempfile.TemporaryDirectory() as work:
-        checker = Checker(args.dir, args.binary, args.validator, args.kubernetes_version, work)
+        checker = Checker(args.dir, args.binary, args.validator, args.kubernetes_version, work, args.crd_dir)
         schema_files, passed = checker.check()
     for p in checker.problems:
         print(f"check-kubernetes: {p}", file=sys.stderr)
@@ -467,7 +632,10 @@ def main():
     print(f"check-kubernetes: {passed} resources in {', '.join(schema_files)} pass kubernetes-validate "
           f"--strict for Kubernetes {args.kubernetes_version}; the ConfigMap's supervisor.conf passes "
           f"--check-config as both Deployments run it; probes, grace period, roles, instance id, "
-          f"PodDisruptionBudget, security context, kustomization and the KEDA file agree", file=sys.stderr)
+          f"PodDisruptionBudget, security context, kustomization and the KEDA file agree; "
+          f"{', '.join(OPERATOR_CRDS)} pass the Prometheus Operator's CRD schemas, the PrometheusRule is "
+          f"generated from the rules file, the PodMonitor scrapes both Deployments with the rules' job",
+          file=sys.stderr)
     if args.self_test:
         failures = self_test(args)
         if failures:

@@ -9,9 +9,15 @@
 #   Deployment's args and env (dummy values for the Secret and the pod name), and the
 #   effective config, probes, grace period, PodDisruptionBudget, security context, kustomization
 #   and KEDA file agree (scripts/check-kubernetes.py says what exactly);
+# - prometheusrule.yaml is what scripts/gen-prometheusrule.py makes of
+#   deploy/prometheus/pricepipe-rules.yml, and it and podmonitor.yaml pass the openAPIV3Schema
+#   of the Prometheus Operator's CRDs (strict: no unknown field); the PodMonitor scrapes both
+#   Deployments' pods with the job the alerts select;
 # - a self-test breaks a copy of the manifests in known ways and fails unless each is caught.
 # kubernetes-validate lives in a venv in $PRICEPIPE_CACHE (default ~/.cache/pricepipe), made
-# once (pip, pinned version) and reused; needs python3-venv (scripts/install-deps.sh).
+# once (pip, pinned version) and reused; needs python3-venv (scripts/install-deps.sh). The
+# operator's CRDs come from its Go module at a pinned version (`go mod download`: the Go module
+# proxy, checksum-verified; Go is on this project's machines), cached beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=${1:-build/pricepipe}
@@ -33,7 +39,37 @@ if [ "$("$venv/bin/kubernetes-validate" --version 2>/dev/null)" != "$validate_ve
   "$venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$validate_version" >&2
   [ "$("$venv/bin/kubernetes-validate" --version)" = "$validate_version" ]
 fi
+
+# The Prometheus Operator's CRDs for PrometheusRule and PodMonitor, as its release ships them
+# (example/prometheus-operator-crd/ of the module), checked against pinned sha256 sums.
+operator_version=v0.85.0
+operator_module_sum=h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=
+crd_dir=$cache/prometheus-operator-crds-$operator_version
+crd_sums="98fd16c9ab79fba8dcd6ef62c957c98cd6546ab74ce0a4ecf09ddf2fda03020e  monitoring.coreos.com_prometheusrules.yaml
+8ce88c52c51209993511cae093089c9525f5552def88119e3f559123ee9d454b  monitoring.coreos.com_podmonitors.yaml"
+crds_ok() { (cd "$1" 2>/dev/null && sha256sum --quiet --strict -c - <<<"$crd_sums" >/dev/null 2>&1); }
+if ! crds_ok "$crd_dir"; then
+  echo "check-kubernetes: fetching the Prometheus Operator's CRDs ($operator_version) into $crd_dir" >&2
+  command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+  command -v go >/dev/null || { echo "check-kubernetes: no go command to fetch the CRDs with" >&2; exit 66; }
+  gomod=$(mktemp -d)
+  trap 'rm -rf "$gomod"' EXIT
+  module=github.com/prometheus-operator/prometheus-operator@$operator_version
+  (cd "$gomod" && GOMODCACHE="$gomod/cache" GOFLAGS=-modcacherw GO111MODULE=on \
+    go mod download -json "$module") >"$gomod/download.json"
+  field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$gomod/download.json" "$1"; }
+  [ "$(field Sum)" = "$operator_module_sum" ] ||
+    { echo "check-kubernetes: $module has the sum $(field Sum), not $operator_module_sum" >&2; exit 1; }
+  rm -rf "$crd_dir.new" && mkdir -p "$crd_dir.new"
+  for f in monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_podmonitors.yaml; do
+    cp "$(field Dir)/example/prometheus-operator-crd/$f" "$crd_dir.new/"
+  done
+  crds_ok "$crd_dir.new" || { echo "check-kubernetes: the CRDs of $module do not match their sums" >&2; exit 1; }
+  rm -rf "$crd_dir" && mv "$crd_dir.new" "$crd_dir"
+  rm -rf "$gomod"
+fi
 flock -u 9
 
 exec "$venv/bin/python" scripts/check-kubernetes.py --binary "$binary" \
-  --validator "$venv/bin/kubernetes-validate" --kubernetes-version "$kubernetes_version" --self-test
+  --validator "$venv/bin/kubernetes-validate" --kubernetes-version "$kubernetes_version" \
+  --crd-dir "$crd_dir" --self-test

@@ -28,7 +28,11 @@ test_packages=(
   clang libclang-rt-14-dev  # scripts/fuzz.sh; libFuzzer is in the latter, a mere Recommends
   ccache  # scripts/build.sh: CI's builds reuse the objects of earlier runs
   iptables  # scripts/net-fault.sh: packet loss and blackholes on the test broker's port
+  prometheus python3-yaml  # scripts/check-prometheus-rules.sh: promtool (see below), PyYAML
 )
+# scripts/check-kubernetes.sh fetches the Prometheus Operator's CRDs with `go mod download`: any
+# go will do, Debian's when the machine has none of its own.
+if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then test_packages+=(golang-go); fi
 
 case "${1:-all}" in
   build) packages=("${build_packages[@]}") ;;
@@ -46,6 +50,12 @@ install_missing() {
   echo "install-deps: installing ${missing[*]}" >&2
   if [ -z "${apt_updated:-}" ]; then $sudo apt-get update -qq; apt_updated=yes; fi
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # Only promtool is wanted of Debian's prometheus; the package also enables and starts a
+  # Prometheus server (port 9090) where systemd runs (not where systemd is not PID 1 or a
+  # policy-rc.d forbids starting services, as on CI's machines): stop one it just started.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus.service >&2 || true
+  fi
 }
 
 install_missing "${packages[@]}"

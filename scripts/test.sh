@@ -10,7 +10,8 @@
 # What each build runs:
 #   normal      every label: unit, layers, embedded, integration, supervisor, cluster, kip848
 #               (integration, supervisor and cluster again on the consumer group protocol), deploy,
-#               docker (the image, compose and systemd for real)
+#               ops (a real Prometheus on a running daemon), docker (the image, compose and
+#               systemd for real)
 #   asan        unit, embedded, integration, supervisor: memory, on the real broker too
 #   tsan        unit, embedded, supervisor: threads and signals (the worker host, the
 #               supervisor's restarts, stalls, reloads and stops, sd_notify)

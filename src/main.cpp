@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     setup_logging(config.log);
-    Supervisor supervisor(std::move(loader), std::move(config), STDOUT_FILENO, faults);
+    Supervisor supervisor(std::move(loader), std::move(config), STDOUT_FILENO, faults,
+                          BuildInfo{kVersion, RdKafka::version_str()});
     return supervisor.run();
   } catch (const ConfigError& e) {
     spdlog::error("{}", e.what());

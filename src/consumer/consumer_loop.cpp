@@ -344,7 +344,7 @@ void ConsumerLoop::hold(const ConsumedMessage& msg) {
     text.push_back('\n');
     output_.mark(msg.partition(), msg.offset(), true);
     const std::int64_t ts = msg.timestamp_ms();
-    if (ts >= 0) batch_timestamps_.push_back(ts);
+    if (ts >= 0) note_timestamp(msg.partition(), ts);
   } else {
     skip(msg, decoded.reason);
     output_.mark(msg.partition(), msg.offset(), false);
@@ -375,6 +375,22 @@ void ConsumerLoop::skip(const ConsumedMessage& msg, const std::string& reason) {
   next_bad_log_ = Clock::now() + std::chrono::seconds(1);
 }
 
+// The batch's timestamps, for the latency histogram and, per partition, the newest for the lag
+// in seconds. Messages come in runs of one partition, so the newest per run is cheap to keep.
+void ConsumerLoop::note_timestamp(std::int32_t partition, std::int64_t ts) {
+  batch_timestamps_.push_back(ts);
+  if (batch_newest_.empty() || batch_newest_.back().first != partition) {
+    batch_newest_.emplace_back(partition, ts);
+  } else if (ts > batch_newest_.back().second) {
+    batch_newest_.back().second = ts;
+  }
+}
+
+void ConsumerLoop::forget_batch_timestamps() {
+  batch_timestamps_.clear();
+  batch_newest_.clear();
+}
+
 void ConsumerLoop::publish_batch() {
   consumed_.publish();
   skipped_.publish();
@@ -382,7 +398,8 @@ void ConsumerLoop::publish_batch() {
   // Produce-to-print latency: one clock read per batch, right after it was flushed.
   const std::int64_t now_ms = wall_clock_ms();
   for (const std::int64_t ts : batch_timestamps_) latency_batch_.observe_ms(now_ms - ts);
-  batch_timestamps_.clear();
+  for (const auto& [partition, ts] : batch_newest_) lag_age_.printed(partition, ts);
+  forget_batch_timestamps();
   metrics_.latency.add(latency_batch_);
 }
 
@@ -439,7 +456,7 @@ bool ConsumerLoop::wait_for_reader() {
   const auto now = Clock::now();
   const auto& since = output_.waiting_since();
   const bool blocked = since && now - *since >= kBlockedAfter;
-  ctx_->set_output_blocked(blocked);
+  set_output_blocked(blocked);
   if (blocked && !paused_) {
     PartitionList assigned;
     consumer_->assignment(assigned.items);
@@ -461,8 +478,14 @@ bool ConsumerLoop::wait_for_reader() {
   return now < stopping_since() + stop_budget() / 2;
 }
 
+// For /readyz (the worker's context) and pricepipe_output_blocked (the metrics).
+void ConsumerLoop::set_output_blocked(bool blocked) {
+  ctx_->set_output_blocked(blocked);
+  metrics_.output_blocked.store(blocked, std::memory_order_relaxed);
+}
+
 void ConsumerLoop::resume() {
-  ctx_->set_output_blocked(false);
+  set_output_blocked(false);
   if (!paused_) return;
   paused_ = false;
   PartitionList assigned;
@@ -475,7 +498,7 @@ void ConsumerLoop::give_up_output() {
   const std::uint64_t lines = output_.lines();
   const bool torn = output_.discard();
   book_.dropped();
-  batch_timestamps_.clear();
+  forget_batch_timestamps();
   spdlog::warn("consumer: stopping while stdout takes nothing; {} lines not printed (not committed: the next run "
                "prints them){}",
                lines, torn ? "; the last line written was cut short" : "");
@@ -521,7 +544,7 @@ void ConsumerLoop::drop_batch() {
                dead_letters_->outstanding(), output_.lines());
   output_.discard();
   book_.dropped();
-  batch_timestamps_.clear();
+  forget_batch_timestamps();
 }
 
 ConsumerLoop::Clock::time_point ConsumerLoop::stopping_since() {
@@ -592,7 +615,8 @@ void ConsumerLoop::statistics(const std::string& json) {
   ctx_->set_broker_reachable(stats.broker_up);
   ctx_->set_broker_silent(stats.silent_ms);
   assignment_.keep_owned(stats.lag);
-  metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag));
+  std::map<std::int32_t, double> seconds = lag_age_.seconds(stats.lag, wall_clock_ms());
+  metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag), std::move(seconds));
 }
 
 // Under the consumer group protocol (KIP-848) librdkafka calls no rebalance callback for a
@@ -626,7 +650,9 @@ void ConsumerLoop::assigned(const std::vector<RdKafka::TopicPartition*>& partiti
 }
 
 void ConsumerLoop::revoking(const std::vector<RdKafka::TopicPartition*>& partitions, bool commit) {
-  assignment_.revoking(ids_of(partitions), commit);
+  const std::vector<std::int32_t> ids = ids_of(partitions);
+  for (const std::int32_t partition : ids) lag_age_.forget(partition);
+  assignment_.revoking(ids, commit);
   ctx_->set_assigned(assignment_.has_assignment());
   metrics_.lag.clear();  // until the next statistics, for what is still assigned
 }
@@ -666,6 +692,7 @@ void ConsumerLoop::finish(bool graceful) {
   const bool committed = commit_bounded("final commit");
   close_within(deadline);
   metrics_.lag.clear();  // this consumer reports no partition any more
+  metrics_.output_blocked.store(false, std::memory_order_relaxed);  // nor waits for stdout
   const std::uint64_t unconfirmed = book_.unconfirmed();
   if (!committed && unconfirmed > 0) {
     spdlog::warn("consumer: up to {} printed messages could not be committed; the next run prints them again",

@@ -76,10 +76,12 @@ double LatencyHistogram::quantile(double q) const {
   return kBounds.back();
 }
 
-void ConsumerLag::set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions) {
+void ConsumerLag::set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions,
+                      std::map<std::int32_t, double> seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   current_.topic = topic;
   current_.partitions = std::move(partitions);
+  current_.seconds = std::move(seconds);
 }
 
 void ConsumerLag::clear() {

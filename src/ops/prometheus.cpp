@@ -17,7 +17,32 @@ std::string render_lag(const ConsumerLag::Snapshot& lag) {
   for (const auto& [partition, n] : lag.partitions) {
     out += fmt::format("pricepipe_consumer_lag{{topic=\"{}\",partition=\"{}\"}} {}\n", lag.topic, partition, n);
   }
+  out +=
+      "# HELP pricepipe_consumer_lag_seconds How far behind in time the consumer is, per partition: 0 without lag, "
+      "else the age of the newest message printed from it (from when the lag was first seen, before any).\n"
+      "# TYPE pricepipe_consumer_lag_seconds gauge\n";
+  for (const auto& [partition, s] : lag.seconds) {
+    out += fmt::format("pricepipe_consumer_lag_seconds{{topic=\"{}\",partition=\"{}\"}} {:.3f}\n", lag.topic,
+                       partition, s);
+  }
   return out;
+}
+
+// A label value as the text format wants it: backslash, quote and newline escaped.
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+std::string render_build(const BuildInfo& build) {
+  return fmt::format(
+      "# HELP pricepipe_build_info pricepipe's version and the librdkafka it runs on; always 1.\n"
+      "# TYPE pricepipe_build_info gauge\npricepipe_build_info{{version=\"{}\",librdkafka_version=\"{}\"}} 1\n",
+      label_value(build.version), label_value(build.librdkafka_version));
 }
 
 std::string render_counters(const Metrics& metrics) {
@@ -49,10 +74,13 @@ std::string render_counters(const Metrics& metrics) {
 
 }  // namespace
 
-std::string render_prometheus(const Metrics& metrics, bool live, bool ready) {
-  std::string out = render_counters(metrics);
+std::string render_prometheus(const Metrics& metrics, bool live, bool ready, const BuildInfo& build) {
+  std::string out = render_build(build) + render_counters(metrics);
   out += "# HELP pricepipe_healthy 1 while /readyz (and /healthz) answers 200.\n# TYPE pricepipe_healthy gauge\n";
   out += fmt::format("pricepipe_healthy {}\n", ready ? 1 : 0);
+  out += "# HELP pricepipe_output_blocked 1 while the consumer's stdout has taken nothing for a second or more "
+         "(its partitions are paused until the reader catches up).\n# TYPE pricepipe_output_blocked gauge\n";
+  out += fmt::format("pricepipe_output_blocked {}\n", metrics.output_blocked.load(std::memory_order_relaxed) ? 1 : 0);
   out += "# HELP pricepipe_live 1 while /livez answers 200.\n# TYPE pricepipe_live gauge\n";
   out += fmt::format("pricepipe_live {}\n", live ? 1 : 0);
   out += "# HELP pricepipe_oldest_undelivered_seconds Age of the oldest event handed to librdkafka and not yet "

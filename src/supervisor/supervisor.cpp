@@ -101,8 +101,9 @@ void Supervisor::block_signals() {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error from fwrite, not a kill
 }
 
-Supervisor::Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults)
-    : loader_(std::move(loader)), config_(std::move(config)), out_(out), faults_(std::move(faults)) {}
+Supervisor::Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults, BuildInfo build)
+    : loader_(std::move(loader)), config_(std::move(config)), out_(out), faults_(std::move(faults)),
+      build_(std::move(build)) {}
 
 Supervisor::~Supervisor() {
   http_.reset();
@@ -385,7 +386,7 @@ std::string Supervisor::render_metrics() const {
   const auto now = Clock::now();
   const bool ready = health_.status(true, now).ok;
   const bool live = health_.status(false, now).ok;
-  return render_prometheus(metrics_, live, ready);
+  return render_prometheus(metrics_, live, ready, build_);
 }
 
 void Supervisor::log_stats(Clock::time_point now) {

@@ -18,9 +18,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pricepipe/consumer/assignment.hpp"
+#include "pricepipe/consumer/lag_age.hpp"
 #include "pricepipe/consumer/line_output.hpp"
 #include "pricepipe/consumer/offset_book.hpp"
 #include "pricepipe/event/event.hpp"
@@ -71,7 +73,10 @@ class ConsumerLoop final : public WorkerLoop {
   EventEnvelope envelope_of(const ConsumedMessage& msg) const;
   void skip(const ConsumedMessage& msg, const std::string& reason);
   // Publishes the batch's counters and latencies.
+  void note_timestamp(std::int32_t partition, std::int64_t ts);
+  void forget_batch_timestamps();
   void publish_batch();
+  void set_output_blocked(bool blocked);
   // Prints what is held, storing the offsets of each line once it is completely out, and
   // waits for a reader that does not read (see wait_for_reader). Throws when the output
   // fails, and after that prints and stores nothing more.
@@ -148,6 +153,8 @@ class ConsumerLoop final : public WorkerLoop {
   LocalCount consumed_;
   LocalCount skipped_;
   std::vector<std::int64_t> batch_timestamps_;  // producer timestamps of the lines in the batch
+  std::vector<std::pair<std::int32_t, std::int64_t>> batch_newest_;  // per run of a partition, its newest
+  LagAge lag_age_;
   LatencyHistogram::Batch latency_batch_;
   Clock::time_point next_bad_log_{};
   std::uint64_t bad_not_logged_ = 0;

@@ -46,16 +46,19 @@ class LatencyHistogram {
   std::atomic<std::int64_t> sum_ms_{0};
 };
 
-// The consumer's lag per assigned partition of its topic (kafka_stats.hpp), as of its latest
-// statistics. Replaced as a whole by the consumer thread; emptied when the consumer loses its
-// partitions or stops, so a partition it no longer holds is never reported stale.
+// The consumer's lag per assigned partition of its topic (kafka_stats.hpp), in messages and in
+// seconds (lag_age.hpp), as of its latest statistics. Replaced as a whole by the consumer
+// thread; emptied when the consumer loses its partitions or stops, so a partition it no longer
+// holds is never reported stale.
 class ConsumerLag {
  public:
   struct Snapshot {
     std::string topic;
     std::map<std::int32_t, std::int64_t> partitions;
+    std::map<std::int32_t, double> seconds;
   };
-  void set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions);
+  void set(const std::string& topic, std::map<std::int32_t, std::int64_t> partitions,
+           std::map<std::int32_t, double> seconds = {});
   void clear();
   Snapshot get() const;
 
@@ -71,6 +74,7 @@ struct Metrics {
   std::atomic<std::uint64_t> consumed{0};   // messages read from the topic
   std::atomic<std::uint64_t> printed{0};    // events completely written to stdout
   std::atomic<std::uint64_t> output_wait_us{0};  // time the consumer waited for stdout to take lines
+  std::atomic<bool> output_blocked{false};  // stdout has taken nothing for a second or more, right now
   std::atomic<std::int64_t> oldest_undelivered_ms{0};  // age of the oldest event without a delivery report
   std::atomic<std::uint64_t> skipped{0};    // bad messages skipped
   std::atomic<std::uint64_t> dead_lettered{0};  // bad messages acknowledged by the dead-letter topic

@@ -18,6 +18,7 @@
 #include "pricepipe/metrics/metrics.hpp"
 #include "pricepipe/ops/health.hpp"
 #include "pricepipe/ops/health_board.hpp"
+#include "pricepipe/ops/prometheus.hpp"
 #include "pricepipe/ops/systemd_notify.hpp"
 #include "pricepipe/supervisor/reload_plan.hpp"
 #include "pricepipe/supervisor/supervisor_policy.hpp"
@@ -32,7 +33,8 @@ class MockCluster;
 class Supervisor {
  public:
   // Events go to the file descriptor `out` (stdout in the daemon). `faults` come from --unsafe-fault-injection.
-  Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults = {});
+  // `build` is what /metrics names as pricepipe_build_info.
+  Supervisor(ConfigLoader loader, Config config, int out, std::vector<FaultRule> faults = {}, BuildInfo build = {});
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -130,6 +132,7 @@ class Supervisor {
   Config config_;
   int out_;
   std::vector<FaultRule> faults_;
+  BuildInfo build_;
   Metrics metrics_;
   std::string brokers_;
   std::unique_ptr<MockCluster> mock_;
