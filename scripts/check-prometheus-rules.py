@@ -20,12 +20,13 @@ breakage is reported: so the checks above cannot silently stop checking.
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mutation_self_test  # noqa: E402
 
 RULES = "pricepipe-rules.yml"
 TESTS = "pricepipe-rules.test.yml"
@@ -175,32 +176,11 @@ MUTATIONS = [
 
 
 def self_test(args):
-    failures = 0
-    for what, name, old, new, expected in MUTATIONS:
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = os.path.join(tmp, "prometheus")
-            shutil.copytree(args.dir, copy)
-            path = os.path.join(copy, name)
-            with open(path) as f:
-                text = f.read()
-            if old not in text:
-                print(f"check-prometheus-rules: self-test '{what}': {name} no longer holds {old!r}; "
-                      "update MUTATIONS", file=sys.stderr)
-                failures += 1
-                continue
-            with open(path, "w") as f:
-                f.write(text.replace(old, new, 1))
-            checker = Checker(copy, args.promtool)
-            checker.check()
-            caught = [p for p in checker.problems if expected in p]
-            if caught:
-                print(f"check-prometheus-rules: self-test: {what} is caught: {caught[0].splitlines()[0]}",
-                      file=sys.stderr)
-            else:
-                print(f"check-prometheus-rules: self-test: {what} is NOT caught (expected '{expected}'); "
-                      f"problems: {checker.problems}", file=sys.stderr)
-                failures += 1
-    return failures
+    def problems_of(copy, _tmp):
+        checker = Checker(copy, args.promtool)
+        checker.check()
+        return checker.problems
+    return mutation_self_test.run("check-prometheus-rules", args.dir, "prometheus", MUTATIONS, problems_of)
 
 
 def main():
