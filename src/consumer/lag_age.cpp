@@ -13,7 +13,8 @@ std::map<std::int32_t, double> LagAge::seconds(const std::map<std::int32_t, std:
   std::map<std::int32_t, Partition> kept;
   std::map<std::int32_t, double> out;
   for (const auto& [partition, messages] : lag) {
-    Partition p = partitions_.count(partition) ? partitions_[partition] : Partition{};
+    const auto known = partitions_.find(partition);
+    Partition p = known != partitions_.end() ? known->second : Partition{};
     std::int64_t since = -1;
     if (messages <= 0) {
       p.lagging_since_ms = -1;

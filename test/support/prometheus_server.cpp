@@ -76,24 +76,28 @@ rapidjson::Document PrometheusServer::query(const std::string& expr) const {
   return parse(r.out);
 }
 
-std::string PrometheusServer::alert_state(const std::string& name) const {
+std::vector<std::pair<std::string, std::string>> PrometheusServer::active_alerts() const {
+  std::vector<std::pair<std::string, std::string>> alerts;
   const rapidjson::Document doc = get("/api/v1/alerts");
-  if (!doc.IsObject() || !doc.HasMember("data")) return "";
-  std::string state;
+  if (!doc.IsObject() || !doc.HasMember("data")) return alerts;
   for (const auto& alert : doc["data"]["alerts"].GetArray()) {
-    if (name != alert["labels"]["alertname"].GetString()) continue;
-    const std::string s = alert["state"].GetString();
-    if (state != "firing") state = s;  // firing wins over pending across the alert's series
+    alerts.emplace_back(alert["labels"]["alertname"].GetString(), alert["state"].GetString());
+  }
+  return alerts;
+}
+
+std::string PrometheusServer::alert_state(const std::string& name) const {
+  std::string state;
+  for (const auto& [alert, s] : active_alerts()) {
+    if (alert == name && state != "firing") state = s;  // firing wins over pending across its series
   }
   return state;
 }
 
 std::vector<std::string> PrometheusServer::firing() const {
   std::vector<std::string> names;
-  const rapidjson::Document doc = get("/api/v1/alerts");
-  if (!doc.IsObject() || !doc.HasMember("data")) return names;
-  for (const auto& alert : doc["data"]["alerts"].GetArray()) {
-    if (std::string(alert["state"].GetString()) == "firing") names.push_back(alert["labels"]["alertname"].GetString());
+  for (const auto& [alert, state] : active_alerts()) {
+    if (state == "firing") names.push_back(alert);
   }
   return names;
 }

@@ -5,6 +5,7 @@
 // port of 127.0.0.1. Its database lives in a temporary folder, removed with it.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <rapidjson/document.h>
@@ -33,6 +34,8 @@ class PrometheusServer {
   std::string alert_state(const std::string& name) const;
   // The names of the alerts firing right now.
   std::vector<std::string> firing() const;
+  // Every series of an active alert: its name and state ("pending" or "firing").
+  std::vector<std::pair<std::string, std::string>> active_alerts() const;
   // What it logged, for a failing test's message.
   std::string log() const { return process_ ? process_->err() : ""; }
 
