@@ -68,11 +68,17 @@ def main():
                 proc.kill()
                 proc.wait()
     os.unlink(err_path)
+    print(summary(arrivals, count))
+
+
+def summary(arrivals, count):
+    """p50|p99|p999|lines of (arrival clock, line with a "timestamp" in ms) pairs, the first
+    tenth dropped as warm-up; exits when fewer than COUNT lines arrived."""
     if len(arrivals) < count:
         sys.exit("latency: %d of %d lines printed" % (len(arrivals), count))
     latencies = sorted(t * 1000.0 - json.loads(line)["timestamp"] for t, line in arrivals[count // 10:])
-    print("%.2f|%.2f|%.2f|%d" % (quantile(latencies, 0.50), quantile(latencies, 0.99), quantile(latencies, 0.999),
-                                 len(latencies)))
+    return "%.2f|%.2f|%.2f|%d" % (quantile(latencies, 0.50), quantile(latencies, 0.99), quantile(latencies, 0.999),
+                                  len(latencies))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@
 # pipeline pricepipe replaces); consumer throughput to a file of pricepipe (consumer only),
 # kcat -C (its defaults, and tuned as pricepipe is) and a kafka-python consumer; the consumers
 # of pricepipe and tuned kcat on 3, 24 and 96 partitions (peak RSS and time per partition count);
-# produce-to-print latency of pricepipe at fixed rates, measured from outside; what a member joining and leaving
-# costs the running instance under each consumer group protocol; codec cost per event. CPU seconds and
-# peak RSS come from /usr/bin/time; bench/bench_table.py makes the table.
+# produce-to-print latency of pricepipe at fixed rates, measured from outside, next to kcat at both
+# ends; what a member joining and leaving costs the running instance under each consumer group
+# protocol; codec cost per event. CPU seconds and peak RSS come from /usr/bin/time;
+# bench/bench_table.py makes the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -208,22 +209,31 @@ done
 # Measured from outside (bench/latency.py): each printed line's Kafka timestamp (CreateTime, set
 # by the producer) against the clock of the process reading pricepipe's stdout as the line
 # arrives; 20 s per rate (capped by --count), the first tenth dropped as warm-up. Per rate: the
-# shipped settings, and for comparison librdkafka's own producer defaults (linger.ms=5, five
-# requests in flight), which were pricepipe's before issue #24. Up to 3 runs of each, alternated:
-# the tails of one 20 s run vary by 2-4x on this machine (BENCHMARKS.md), so the table shows the
-# median of each figure and every run's p99.
+# shipped settings; for comparison librdkafka's own producer defaults (linger.ms=5, five
+# requests in flight), which were pricepipe's before issue #24; and kcat at both ends with
+# pricepipe's producer settings (bench/latency_kcat.py), what librdkafka's own clients reach on
+# this broker and machine in the same run. Up to 3 runs of each, alternated: the tails of one
+# 20 s run vary by 2-4x on this machine (BENCHMARKS.md), so the table shows the median of each
+# figure and every run's p99.
 latency_runs=$((runs < 3 ? runs : 3))
 latency=()
 for r in $(seq 1 "$latency_runs"); do
-  for setting in shipped librdkafka; do
+  for setting in shipped librdkafka kcat; do
     extra=()
-    [ "$setting" = shipped ] ||
+    if [ "$setting" = librdkafka ]; then
       extra=(--librdkafka.producer.linger.ms=5 --librdkafka.producer.max.in.flight.requests.per.connection=5)
+    fi
     for rate in 1000 10000; do
       n=$((rate * 20))
       [ "$n" -le "$count" ] || n=$count
-      figures=$(python3 bench/latency.py "$pp" "$brokers" "$(topic "latency-$setting-$rate-$r")" \
-        "lat-$run_id-$setting-$rate-$r" "$rate" "$(echo "$n / $rate" | bc -l)" -- "${extra[@]}")
+      t=$(topic "latency-$setting-$rate-$r")
+      seconds=$(echo "$n / $rate" | bc -l)
+      if [ "$setting" = kcat ]; then
+        figures=$(python3 bench/latency_kcat.py "$brokers" "$t" "$rate" "$seconds")
+      else
+        figures=$(python3 bench/latency.py "$pp" "$brokers" "$t" "lat-$run_id-$setting-$rate-$r" "$rate" "$seconds" \
+          -- "${extra[@]}")
+      fi
       latency+=("$setting|$rate|$figures")
     done
   done
@@ -247,8 +257,9 @@ codec=$("$build_dir/codec_bench" 2000000 | tr '\n' ' ')
   echo
   python3 bench/bench_table.py "$count" "$work/rows"
   echo
-  echo "pricepipe produce-to-print latency (CreateTime to the reader's clock), p50 / p99 / p99.9 ms,"
-  echo "medians of $latency_runs runs (every run's p99 in brackets):"
+  echo "produce-to-print latency (CreateTime to the reader's clock), p50 / p99 / p99.9 ms, medians of"
+  echo "$latency_runs runs (every run's p99 in brackets); pricepipe with its shipped settings and with"
+  echo "librdkafka's producer defaults, and kcat -P to kcat -C with pricepipe's producer settings:"
   printf '%s\n' "${latency[@]}" | python3 -c '
 import statistics, sys
 runs = {}
@@ -257,8 +268,10 @@ for line in sys.stdin:
     runs.setdefault((setting, int(rate)), []).append((float(p50), float(p99), float(p999), int(lines)))
 for (setting, rate), rs in runs.items():
     med = [statistics.median(r[i] for r in rs) for i in range(3)]
-    print("  %-10s settings, rate %6d/s: %.2f / %.2f / %.2f (%d lines a run; p99 %s)" % (
-        setting, rate, med[0], med[1], med[2], rs[0][3], ", ".join("%.2f" % r[1] for r in rs)))'
+    label = {"shipped": "pricepipe, shipped", "librdkafka": "pricepipe, librdkafka defaults",
+             "kcat": "kcat -P to kcat -C"}[setting]
+    print("  %-31s rate %6d/s: %.2f / %.2f / %.2f (%d lines a run; p99 %s)" % (
+        label, rate, med[0], med[1], med[2], rs[0][3], ", ".join("%.2f" % r[1] for r in rs)))'
 
   echo
   echo "rebalance at 1000 events/s on 6 partitions, ${rebalance_window} s windows: B's first print after its start;"

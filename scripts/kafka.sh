@@ -369,9 +369,13 @@ launch_node() {
   dir=$(node_dir "$n")
   read -r -a jopts <<<"$JAVA_OPTS"
   [[ -f $dir/kafka.out ]] && mv -f "$dir/kafka.out" "$dir/kafka.out.prev"
+  # The GC options of Apache Kafka's own bin/kafka-run-class.sh (KAFKA_JVM_PERFORMANCE_OPTS): G1
+  # aiming at 20 ms pauses instead of its default 200 ms, so a node pauses as a broker started
+  # by Kafka's scripts does (young pauses 8-9 ms instead of 10-14 on this machine; BENCHMARKS.md).
   (
     cd "$dir"
-    exec setsid java "${jopts[@]}" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    exec setsid java "${jopts[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+      -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
       -cp "$LIBS_DIR/*" kafka.Kafka "$dir/server.properties"
   ) </dev/null >"$dir/kafka.out" 2>&1 8>&- 9>&- &
