@@ -338,6 +338,8 @@ void ConsumerLoop::hold(const ConsumedMessage& msg) {
     std::string& text = output_.text();
     if (envelope_) {
       codec_.encode_envelope(envelope_of(msg), decoded.event, text);
+    } else if (decoded.canonical) {
+      text.append(msg.payload());  // already what encode would write
     } else {
       codec_.encode(decoded.event, text);
     }

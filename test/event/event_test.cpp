@@ -3,6 +3,8 @@
 #include <limits>
 #include <optional>
 #include <regex>
+#include <string>
+#include <vector>
 
 #include "pricepipe/event/event.hpp"
 #include "pricepipe/producer/generator.hpp"
@@ -191,7 +193,43 @@ TEST_CASE("generated events round-trip through the codec at every precision", "[
       const DecodeResult back = codec.decode(text);
       REQUIRE(back.ok);
       CHECK(back.event == e);
+      CHECK(back.canonical);  // a consumer may print the payload itself
       if (d == 2) CHECK(std::regex_match(text, two_decimals));
     }
   }
+}
+
+TEST_CASE("the canonical form is read as the JSON parser reads it, and marked canonical only when encode writes it",
+          "[unit][event]") {
+  // Canonical in shape, but each with something the short path must leave to the parser: a
+  // leading zero, a point without digits, a sign, an exponent, too many digits, out of range,
+  // more or fewer decimals than the codec's, and text after the object.
+  const std::vector<std::string> payloads = {
+      R"({"match":123,"price":4.56})", R"({"match":0,"price":0})", R"({"match":0,"price":0.00})",
+      R"({"match":7,"price":4.5})", R"({"match":7,"price":4.567})", R"({"match":7,"price":4.565})",
+      R"({"match":7,"price":4})", R"({"match":7,"price":1000000000000})", R"({"match":7,"price":1000000000000.01})",
+      R"({"match":999999999999,"price":1.000001})", R"({"match":1000000000000,"price":1})",
+      R"({"match":0123,"price":1})", R"({"match":1,"price":01.5})", R"({"match":1,"price":00})",
+      R"({"match":1,"price":1.})", R"({"match":1,"price":.5})", R"({"match":-1,"price":1})",
+      R"({"match":1,"price":-1})", R"({"match":1,"price":1e2})", R"({"match":1.0,"price":1})",
+      R"({"match":1,"price":1} )", R"({"match":1,"price":1}x)", R"({"match":1,"price":1)", R"({"match":1,"price":})",
+      R"({"match":,"price":1})", R"({"match":1,"price":1,"x":2})", R"({"match":1})", R"({"match":1,"price")"};
+  for (const int decimals : {0, 2, 6}) {
+    const EventCodec codec(decimals);
+    for (const std::string& payload : payloads) {
+      // A leading space keeps the same JSON away from the short path: RapidJSON reads it.
+      const DecodeResult fast = codec.decode(payload);
+      const DecodeResult parsed = codec.decode(" " + payload);
+      INFO(decimals << " decimals: " << payload << " -> " << fast.reason << " / " << parsed.reason);
+      REQUIRE(fast.ok == parsed.ok);
+      CHECK_FALSE(parsed.canonical);
+      if (!fast.ok) continue;
+      CHECK(fast.event == parsed.event);
+      CHECK(fast.canonical == (codec.encode(fast.event) == payload));
+    }
+  }
+  CHECK(EventCodec(2).decode(R"({"match":123,"price":4.56})").canonical);
+  CHECK_FALSE(EventCodec(2).decode(R"({"match":123,"price":4.5})").canonical);
+  CHECK_FALSE(EventCodec(3).decode(R"({"match":123,"price":4.56})").canonical);
+  CHECK(EventCodec(0).decode(R"({"match":123,"price":4})").canonical);
 }

@@ -1,7 +1,8 @@
 // libFuzzer target for the event codec: any bytes a Kafka message may carry.
 //
 // For each input and every supported decimals setting: decode must not crash and must give a
-// reason exactly when it fails; an accepted event must be in range, encode to canonical text
+// reason exactly when it fails, and its short path for the canonical form must agree with the
+// JSON parser; an accepted event must be in range, encode to canonical text
 // that decodes to the same event, and encoding is a fixed point. The input is also used as a
 // message key for the envelope, which must stay valid JSON that gives the key back.
 // Built with -fsanitize=fuzzer by PRICEPIPE_FUZZ=ON, and run over the corpus by
@@ -27,8 +28,22 @@ namespace {
   std::abort();
 }
 
+// The canonical form's short path against RapidJSON's: a leading space sends the same JSON to
+// the parser. Both must accept the same inputs as the same event.
+void check_short_path(const pricepipe::EventCodec& codec, std::string_view input,
+                      const pricepipe::DecodeResult& result) {
+  if (input.size() >= pricepipe::kMaxEventBytes || input.empty() || input.front() != '{') return;
+  const pricepipe::DecodeResult parsed = codec.decode(" " + std::string(input));
+  if (parsed.ok != result.ok) {
+    fail("the short path and the parser disagree", input, result.reason + " / " + parsed.reason);
+  }
+  if (result.ok && !(parsed.event == result.event)) fail("the short path read another event", input, "");
+  if (result.canonical && codec.encode(result.event) != input) fail("marked canonical, encodes otherwise", input, "");
+}
+
 void check_decode(const pricepipe::EventCodec& codec, std::string_view input) {
   const pricepipe::DecodeResult result = codec.decode(input);
+  check_short_path(codec, input, result);
   if (!result.ok) {
     if (result.reason.empty()) fail("rejected without a reason", input, "");
     return;

@@ -36,6 +36,9 @@ struct DecodeResult {
   bool ok = false;
   PriceEvent event;
   std::string reason;  // why it was rejected; empty when ok
+  // The payload is byte for byte what encode(event) writes (a pricepipe producer's event with
+  // the same decimals), so a consumer may print the payload itself instead of encoding again.
+  bool canonical = false;
 };
 
 inline constexpr int kMaxPriceDecimals = 6;
@@ -59,7 +62,8 @@ class EventCodec {
 
   // Accepts any JSON object with an integer `match` and a numeric `price` (any spacing, key
   // order, extra fields); the price is rounded half-up to this codec's decimals. Rejects
-  // everything else with a reason. Never throws, never recurses on nesting.
+  // everything else with a reason. Never throws, never recurses on nesting. The canonical
+  // form, `{"match":M,"price":P}` without spaces, is read without the JSON parser.
   DecodeResult decode(std::string_view payload) const;
 
  private:
