@@ -24,14 +24,14 @@ using Clock = std::chrono::steady_clock;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 // Under a sanitizer every one of the 200 connection threads runs several times slower.
 const std::string kProbeSeconds = "5";
-// And accepts the burst that much later: a connection the full listen backlog left waiting is
-// accepted at a SYN-ACK retry (1, 2, 4, 8, 16 s after the first), and lives 5 s from then. CI's
-// ASan run once saw 60 s pass before all 200 were closed, beside another test.
-constexpr auto kAllClosedWithin = std::chrono::seconds(150);
 #else
 const std::string kProbeSeconds = "1";  // the bound
-constexpr auto kAllClosedWithin = std::chrono::seconds(60);
 #endif
+// A connection the full listen backlog left waiting is accepted at a SYN-ACK retry (1, 2, 4, 8,
+// 16 s after the first) and lives 5 s from then. 60 s was once too little for all 200 in CI's
+// ASan run beside another test, and once (199 closed) in a normal build on a day this VM ran
+// about 2x slower: the bound says the server closes them all, not how fast.
+constexpr auto kAllClosedWithin = std::chrono::seconds(150);
 
 TEST_CASE("the HTTP endpoint answers /livez within 1 s with 200 slow clients open, and refuses bodies",
           "[integration]") {
