@@ -2,10 +2,10 @@
 """bench/latency.py's produce-to-print latency with kcat at both ends instead of pricepipe: what
 librdkafka's own command-line clients reach on the same broker and machine, in the same run.
 
-  latency_kcat.py BROKERS TOPIC RATE SECONDS
+  latency_kcat.py BROKERS TOPIC RATE SECONDS [-- EXTRA KCAT -C ARGS...]
 
-TOPIC is new and empty. kcat -C reads it from the beginning (tuned as scripts/bench.sh tunes it,
-output unbuffered) and prints each message's Kafka timestamp; kcat -P takes one event per 1/RATE s
+TOPIC is new and empty. kcat -C reads it from the beginning (output unbuffered, with the EXTRA
+args: scripts/bench.sh passes its tuning) and prints each message's Kafka timestamp; kcat -P takes one event per 1/RATE s
 on its stdin (written each millisecond, as many as are due) and sends each as it reads it, with
 pricepipe's producer settings: idempotent, acks=all, linger.ms=0, one request in flight. librdkafka
 stamps CreateTime when kcat hands it the line. Probe messages go first, one every 100 ms until the
@@ -21,7 +21,6 @@ from latency import summary
 
 PRODUCER = ["-X", "enable.idempotence=true", "-X", "acks=all", "-X", "linger.ms=0",
             "-X", "max.in.flight.requests.per.connection=1"]
-CONSUMER = ["-X", "fetch.queue.backoff.ms=1", "-X", "queued.min.messages=20000"]
 PROBE = b'{"probe":1}\n'
 EVENT = b'{"match":123,"price":4.56}\n'
 CONNECT_TIMEOUT_S = 30
@@ -49,9 +48,14 @@ def feed(producer, connected, rate, count):
 
 
 def main():
-    brokers, topic, rate, seconds = sys.argv[1:]
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1:]
+        argv = argv[:argv.index("--")]
+    brokers, topic, rate, seconds = argv
     count = int(float(rate) * float(seconds))
-    consumer = subprocess.Popen(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-u", "-q"] + CONSUMER +
+    consumer = subprocess.Popen(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-u", "-q"] + extra +
                                 ["-f", '{"timestamp":%T,"event":%s}\n'], stdout=subprocess.PIPE)
     producer = subprocess.Popen(["kcat", "-P", "-b", brokers, "-t", topic] + PRODUCER, stdin=subprocess.PIPE)
     # Ends a run whose consumer stops printing, so that the bench reports it instead of hanging.

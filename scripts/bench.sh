@@ -229,7 +229,7 @@ for r in $(seq 1 "$latency_runs"); do
       t=$(topic "latency-$setting-$rate-$r")
       seconds=$(echo "$n / $rate" | bc -l)
       if [ "$setting" = kcat ]; then
-        figures=$(python3 bench/latency_kcat.py "$brokers" "$t" "$rate" "$seconds")
+        figures=$(python3 bench/latency_kcat.py "$brokers" "$t" "$rate" "$seconds" -- "${kcat_tuned[@]}")
       else
         figures=$(python3 bench/latency.py "$pp" "$brokers" "$t" "lat-$run_id-$setting-$rate-$r" "$rate" "$seconds" \
           -- "${extra[@]}")
