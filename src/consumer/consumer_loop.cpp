@@ -170,7 +170,8 @@ ConsumerLoop::ConsumerLoop(ConsumerWorkerSettings settings, std::string brokers,
       assignment_(book_, Assignment::Hooks{[this](const std::vector<std::int32_t>& going) { release(going); },
                                            [this] { return commit_bounded("commit before the revoke"); }}),
       consumed_(metrics.consumed),
-      skipped_(metrics.skipped) {
+      skipped_(metrics.skipped),
+      rescue_("consumer", brokers_) {
   // consumer.exit_after counts the daemon's whole run, across restarts of this worker.
   const std::uint64_t total = settings_.consumer.exit_after;
   nothing_left_ = total != 0 && total <= already_printed;
@@ -616,6 +617,7 @@ void ConsumerLoop::statistics(const std::string& json) {
   ClientStats stats = read_stats(json, settings_.kafka.topic);
   ctx_->set_broker_reachable(stats.broker_up);
   ctx_->set_broker_silent(stats.silent_ms);
+  if (consumer_) rescue_.check(stats, *consumer_);
   assignment_.keep_owned(stats.lag);
   std::map<std::int32_t, double> seconds = lag_age_.seconds(stats.lag, wall_clock_ms());
   metrics_.lag.set(settings_.kafka.topic, std::move(stats.lag), std::move(seconds));

@@ -26,6 +26,21 @@ bool brokers_up(const rapidjson::Document& doc) {
   return false;
 }
 
+// Whether the statistics list brokers and every one is logical or internal: none a connection
+// could be made to.
+bool no_broker(const rapidjson::Document& doc) {
+  const auto brokers = doc.FindMember("brokers");
+  if (brokers == doc.MemberEnd() || !brokers->value.IsObject()) return false;
+  for (const auto& broker : brokers->value.GetObject()) {
+    if (!broker.value.IsObject()) return false;
+    const auto source = broker.value.FindMember("source");
+    if (source == broker.value.MemberEnd() || !source->value.IsString()) return false;
+    const std::string_view name = source->value.GetString();
+    if (name != "logical" && name != "internal") return false;
+  }
+  return true;
+}
+
 std::int64_t silent_ms(const rapidjson::Document& doc) {
   std::int64_t longest = 0;
   const auto brokers = doc.FindMember("brokers");
@@ -82,6 +97,7 @@ ClientStats read_stats(const std::string& stats_json, const std::string& topic) 
   ClientStats stats;
   if (doc.HasParseError() || !doc.IsObject()) return stats;
   stats.broker_up = brokers_up(doc);
+  stats.no_broker = no_broker(doc);
   stats.silent_ms = silent_ms(doc);
   stats.lag = topic_lag(doc, topic);
   return stats;

@@ -81,6 +81,7 @@ ProducerLoop::ProducerLoop(ProducerWorkerSettings settings, std::string brokers,
       already_generated_(already_generated),
       live_(live),
       ends_(ends),
+      rescue_("producer", brokers_),
       generator_(settings_.producer.generator),
       codec_(settings_.producer.generator.price_decimals),
       limiter_(settings_.producer.rate, Clock::now()),
@@ -96,10 +97,11 @@ std::uint64_t ProducerLoop::instance_count(std::uint64_t total) const {
 
 bool ProducerLoop::setup(WorkerContext& ctx) {
   deliveries_ = std::make_unique<Deliveries>(metrics_);
-  events_ = std::make_unique<KafkaEventHandler>("producer", [&ctx](const std::string& json) {
+  events_ = std::make_unique<KafkaEventHandler>("producer", [this, &ctx](const std::string& json) {
     const ClientStats stats = read_stats(json, "");
     ctx.set_broker_reachable(stats.broker_up);
     ctx.set_broker_silent(stats.silent_ms);
+    if (producer_) rescue_.check(stats, *producer_);
   });
   auto conf = make_producer_conf(brokers_, settings_.librdkafka);
   std::string errstr;

@@ -46,6 +46,26 @@ TEST_CASE("broker reachability is read from librdkafka statistics", "[unit][kafk
   CHECK_FALSE(stats_show_broker_up(R"({"brokers":[1,2]})"));
 }
 
+TEST_CASE("statistics with only logical and internal brokers are read as knowing no broker", "[unit][kafka]") {
+  // librdkafka #5301's state, shaped like 2.14's statistics: the coordinator and the internal
+  // broker are left, every real one is gone.
+  const std::string none = R"({"brokers":{
+      ":0/internal":{"nodeid":-1,"source":"internal","state":"INIT"},
+      "GroupCoordinator":{"nodeid":-1,"source":"logical","state":"INIT"}}})";
+  CHECK(read_stats(none, "").no_broker);
+  CHECK(read_stats(R"({"brokers":{}})", "").no_broker);
+  // A bootstrap entry, even one that cannot connect, or a learned broker is a broker.
+  CHECK_FALSE(read_stats(R"({"brokers":{":0/internal":{"source":"internal"},
+      "127.0.0.1:1/bootstrap":{"nodeid":-1,"source":"configured","state":"CONNECT"}}})", "").no_broker);
+  CHECK_FALSE(read_stats(R"({"brokers":{"b/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})", "").no_broker);
+  // What cannot be read is not taken for an empty list.
+  CHECK_FALSE(read_stats(R"({"brokers":{"b/1":{"nodeid":1,"state":"UP"}}})", "").no_broker);
+  CHECK_FALSE(read_stats(R"({"brokers":{"b/1":7}})", "").no_broker);
+  CHECK_FALSE(read_stats(R"({"brokers":[]})", "").no_broker);
+  CHECK_FALSE(read_stats(R"({"name":"p"})", "").no_broker);
+  CHECK_FALSE(read_stats("garbage", "").no_broker);
+}
+
 namespace {
 // What the daemon's consumer and producer get from `config`.
 std::unique_ptr<RdKafka::Conf> consumer_conf(const Config& config) {

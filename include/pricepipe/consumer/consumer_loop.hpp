@@ -26,6 +26,7 @@
 #include "pricepipe/consumer/line_output.hpp"
 #include "pricepipe/consumer/offset_book.hpp"
 #include "pricepipe/event/event.hpp"
+#include "pricepipe/kafka/broker_rescue.hpp"
 #include "pricepipe/kafka/consumer_queue.hpp"
 #include "pricepipe/metrics/metrics.hpp"
 #include "pricepipe/workers/handoff.hpp"
@@ -168,6 +169,7 @@ class ConsumerLoop final : public WorkerLoop {
   // Declared before the consumer: librdkafka calls them, and the close and the revoke inside
   // it use the dead-letter queue, until the consumer is gone.
   std::unique_ptr<DeadLetterQueue> dead_letters_;  // consumer.dead_letter_topic, when set
+  BrokerRescue rescue_;  // librdkafka #5301, from the statistics
   std::unique_ptr<KafkaEventHandler> events_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

@@ -11,6 +11,10 @@ namespace pricepipe {
 
 struct ClientStats {
   bool broker_up = false;  // at least one connection to a real broker (not a bootstrap entry) is UP
+  // The client knows no broker at all: not one learned from metadata, not one bootstrap entry
+  // (only logical ones, such as the group coordinator's). librdkafka #5301 (broker_rescue.hpp).
+  // False for JSON that cannot be read.
+  bool no_broker = false;
   // The longest a broker connection that is UP and has requests waiting for their response has
   // received nothing (librdkafka's rxidle), in milliseconds; 0 when none waits. A healthy
   // broker answers within a fetch's wait (500 ms) or a produce's round trip: seconds of this

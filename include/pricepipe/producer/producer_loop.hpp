@@ -11,6 +11,7 @@
 #include <string>
 
 #include "pricepipe/event/event.hpp"
+#include "pricepipe/kafka/broker_rescue.hpp"
 #include "pricepipe/metrics/metrics.hpp"
 #include "pricepipe/producer/generator.hpp"
 #include "pricepipe/producer/rate_limiter.hpp"
@@ -67,6 +68,7 @@ class ProducerLoop final : public WorkerLoop {
   ProducedEnds& ends_;
   // Declared before the handles: librdkafka calls them until the handles are gone.
   std::unique_ptr<Deliveries> deliveries_;
+  BrokerRescue rescue_;  // librdkafka #5301, from the statistics
   std::unique_ptr<KafkaEventHandler> events_;
   std::unique_ptr<RdKafka::Producer> producer_;
   // One topic handle for the worker's life: producing by topic name makes librdkafka look the
