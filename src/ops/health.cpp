@@ -7,7 +7,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "http_connections.hpp"
+#include "pricepipe/ops/http_connections.hpp"
 
 namespace pricepipe {
 

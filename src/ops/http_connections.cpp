@@ -1,4 +1,4 @@
-#include "http_connections.hpp"
+#include "pricepipe/ops/http_connections.hpp"
 
 #include <dirent.h>
 #include <spdlog/spdlog.h>
@@ -97,21 +97,24 @@ HttpConnections::~HttpConnections() {
   if (reaper_.joinable()) reaper_.join();
 }
 
+// A descriptor noted under another inode was closed by its task, which has not yet taken it off
+// the list, and then given by the kernel to this connection: it is this one.
 std::pair<int, unsigned long> HttpConnections::newest_socket() const {
   const std::set<unsigned long> ours = connections_on(state_->port);
   for (const int fd : open_descriptors()) {
-    if (state_->open.count(fd) != 0) continue;
     const auto inode = socket_inode(fd);
-    if (inode && ours.count(*inode) != 0) return {fd, *inode};
+    if (!inode || ours.count(*inode) == 0) continue;
+    const auto known = state_->open.find(fd);
+    if (known == state_->open.end() || known->second.inode != *inode) return {fd, *inode};
   }
   return {-1, 0};
 }
 
 bool HttpConnections::admit(std::function<void()> fn) {
   int fd = -1;
+  unsigned long inode = 0;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    unsigned long inode = 0;
     std::tie(fd, inode) = newest_socket();
     const auto now = Clock::now();
     const bool full = static_cast<int>(state_->open.size()) >= kMaxConnections;
@@ -124,10 +127,12 @@ bool HttpConnections::admit(std::function<void()> fn) {
       }
     }
   }
-  std::thread([state = state_, fn = std::move(fn), fd] {
+  std::thread([state = state_, fn = std::move(fn), fd, inode] {
     fn();  // reads the requests, answers them, closes the socket
+    // Only its own entry: by now the descriptor may have been given to the next connection.
     std::lock_guard<std::mutex> lock(state->mutex);
-    if (fd >= 0) state->open.erase(fd);
+    const auto it = state->open.find(fd);
+    if (it != state->open.end() && it->second.inode == inode) state->open.erase(it);
   }).detach();
   return true;
 }

@@ -1,8 +1,8 @@
 #pragma once
-// The health endpoint's connections (private to src/ops): cpp-httplib hands each accepted
-// connection to a task queue; this one runs each on a thread of its own, so a slow client never
-// delays another one (a liveness probe answers while hundreds of clients dribble bytes), and
-// bounds them:
+// The health endpoint's connections (used by health.cpp only; a header here so its test can
+// reach it): cpp-httplib hands each accepted connection to a task queue; this one runs each on a
+// thread of its own, so a slow client never delays another one (a liveness probe answers while
+// hundreds of clients dribble bytes), and bounds them:
 // - at most kMaxConnections at once; one more is shut down as it arrives;
 // - each connection lives at most kConnectionLifetime (its requests read and answered within
 //   it); past it, its socket is shut down and the blocked read returns at once;
@@ -10,7 +10,9 @@
 // httplib gives a task only as a function; the queue finds the socket it was accepted on (the
 // one connection on the endpoint's port it does not know yet: httplib accepts on one thread
 // and enqueues right after) to be able to do that, from /proc alone (the descriptor table and
-// the kernel's TCP table), never calling on a descriptor another thread owns. The tasks keep `server` alive, so a
+// the kernel's TCP table), never calling on a descriptor another thread owns. A connection is
+// known by descriptor and socket inode together: a task that has closed its socket but not yet
+// ended leaves its descriptor free for the next connection. The tasks keep `server` alive, so a
 // connection still ending after the endpoint is gone touches nothing freed.
 
 #include <httplib.h>
