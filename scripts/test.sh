@@ -19,9 +19,9 @@
 # sanitizer changes. The three-node cluster tests run once too: they exercise the broker's
 # failover through the same client code the integration label runs under both sanitizers.
 #
-# How it stays within its time: the fuzz build and runs and the two sanitizer builds go on in
-# the background at the lowest CPU priority while the normal build's tests, which mostly wait
-# on the broker, run in front; tests run two at a time, those that stop a broker on one of
+# How it stays within its time: the fuzz build and runs, the two sanitizer builds and the bench
+# smoke run go on in the background at the lowest CPU priority while the normal build's tests,
+# which mostly wait on the broker, run in front; tests run two at a time, those that stop a broker on one of
 # their own, and only docker_deploy alone (the Docker images and the Debian 13 tests go first,
 # beside the others); one single-node broker serves all three suites (the outage broker is
 # started per suite by its fixture); scripts/build.sh compiles through ccache, and
@@ -108,13 +108,16 @@ print_total() {
   echo "ctest: $passed passed, $failed failed"
 }
 
-# The fuzz runs and the sanitizer builds, one after another at nice 19, logged to a file that
-# is printed if any of them fails.
+# The fuzz runs, the sanitizer builds and the bench smoke run, one after another at nice 19,
+# logged to a file that is printed if any of them fails. The benchmark script must keep
+# working: a tiny run on the normal build checks that (its figures mean nothing, the less so
+# beside the tests).
 background() {
   where=background
   phase "fuzz (scripts/fuzz.sh 30)" bash scripts/fuzz.sh 30
   phase "asan build (build-asan)" bash scripts/build.sh build-asan -DPRICEPIPE_SANITIZE=address
   phase "tsan build (build-tsan)" bash scripts/build.sh build-tsan -DPRICEPIPE_SANITIZE=thread
+  phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --rebalance-window 5 --build-dir build
 }
 
 wait_background() {
@@ -141,9 +144,6 @@ if [ "$full" = yes ]; then
 fi
 phase "normal tests (all labels)" suite build
 if [ "$full" = yes ]; then
-  # The benchmark script must keep working; a tiny run on this build checks that (its figures
-  # mean nothing, the less so beside the background builds).
-  phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --rebalance-window 5 --build-dir build >&2
   phase "waiting for the background" wait_background
   phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor'
   phase "tsan tests" suite build-tsan 'unit|embedded|supervisor'

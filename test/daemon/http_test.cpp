@@ -34,8 +34,9 @@ const std::string kProbeSeconds = "1";  // the issue's bound
 // (fixed; test/ops/http_connections_test.cpp).
 constexpr auto kAllClosedWithin = std::chrono::seconds(150);
 
+// [once] here: the HTTP endpoint is the same under either group protocol (test/CMakeLists.txt).
 TEST_CASE("the HTTP endpoint answers /livez within 1 s with 200 slow clients open, and refuses bodies",
-          "[integration]") {
+          "[integration][once]") {
   const std::string topic = unique_name("http-slow");
   const int port = free_port();
   Daemon p(pipeline_args(topic, unique_name("g"),
@@ -69,7 +70,7 @@ TEST_CASE("the HTTP endpoint answers /livez within 1 s with 200 slow clients ope
   CHECK(r.exit_code == 0);
 }
 
-TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integration]") {
+TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integration][once]") {
   const std::string topic = unique_name("http-stop");
   const int port = free_port();
   const int moved = free_port({port});
@@ -97,7 +98,7 @@ TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integra
   std::remove(path.c_str());
 }
 
-TEST_CASE("supervisor.http_address takes numeric addresses only", "[integration]") {
+TEST_CASE("supervisor.http_address takes numeric addresses only", "[integration][once]") {
   auto r = run_process({pricepipe_binary(), "--supervisor.http_address=localhost", "--supervisor.http_port=1"}, 30s);
   CHECK(r.exit_code == 64);  // a bad command line
   CHECK_THAT(r.err, Catch::Contains("supervisor.http_address") && Catch::Contains("a numeric IPv4 or IPv6 address"));

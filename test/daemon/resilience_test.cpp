@@ -232,7 +232,8 @@ TEST_CASE("a stop while the broker is down exits 0 within shutdown_timeout_s and
   CHECK(c.duplicates.size() <= reprint_bound);
 }
 
-TEST_CASE("no broker within kafka.connect_timeout_s: exit 69 naming the brokers tried", "[integration]") {
+// [once]: no broker, so no group to join (test/CMakeLists.txt).
+TEST_CASE("no broker within kafka.connect_timeout_s: exit 69 naming the brokers tried", "[integration][once]") {
   const auto r = run_process(pipeline_args("127.0.0.1:1", unique_name("unreach"), unique_name("g"),
                                            {"--kafka.connect_timeout_s=3", "--supervisor.shutdown_timeout_s=3"}),
                              60s);

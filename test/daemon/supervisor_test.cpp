@@ -86,8 +86,9 @@ TEST_CASE("past the restart budget the daemon stops gracefully and exits 70", "[
   CHECK_THAT(r.err, Catch::Contains("consumer stopped"));  // the other worker stopped gracefully
 }
 
+// [once]: the producer fails, the restart budget is the supervisor's (test/CMakeLists.txt).
 TEST_CASE("a persistent failure runs out of restarts even when the delays outgrow restart_window_s",
-          "[integration]") {
+          "[integration][once]") {
   // The budget (10 by default) counts restarts in a row: with delays that reach 2 s, a 5 s
   // window never held 10 restarts, and the daemon restarted its failing producer forever.
   const std::string topic = unique_name("budget-slow");
@@ -254,8 +255,9 @@ TEST_CASE("SIGHUP with producer.enabled=false stops the producer and the consume
   std::remove(path.c_str());
 }
 
+// [once]: a reload that touches no worker (test/CMakeLists.txt).
 TEST_CASE("SIGHUP that moves the health endpoint to another port or turns it off restarts no worker",
-          "[integration]") {
+          "[integration][once]") {
   const std::string topic = unique_name("hup-port");
   const std::string path = "/tmp/" + unique_name("pp") + ".conf";
   const int first = free_port();
