@@ -19,13 +19,15 @@
 # sanitizer changes. The three-node cluster tests run once too: they exercise the broker's
 # failover through the same client code the integration label runs under both sanitizers.
 #
-# How it stays within its time: the fuzz build and runs, the two sanitizer builds and the bench
-# smoke run go on in the background at the lowest CPU priority while the normal build's tests,
-# which mostly wait on the broker, run in front; tests run two at a time, those that stop a broker on one of
-# their own, and only docker_deploy alone (the Docker images and the Debian 13 tests go first,
-# beside the others); one single-node broker serves all three suites (the outage broker is
-# started per suite by its fixture); scripts/build.sh compiles through ccache, and
-# the sanitizer builds compile at -O1 with line tables only. It ends with a table of when each
+# How it stays within its time: the broker starts while the normal build compiles; the fuzz
+# build and runs, the two sanitizer builds and the bench smoke run go on in the background at
+# the lowest CPU priority while the normal build's tests, which mostly wait on the broker, run
+# in front; tests run two at a time, those that stop a broker on one of their own, and only
+# docker_deploy alone (the Docker images and the Debian 13 tests go first, beside the others);
+# the ASan and the TSan suites then run side by side; one single-node broker serves all three
+# suites (the outage broker is started per suite by its fixture, the TSan suite's on a port of
+# its own); scripts/build.sh compiles through ccache, and the sanitizer builds compile at -O1
+# with line tables only. It ends with a table of when each
 # phase started and how long it took (seconds from the start of the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,8 @@ work=$(mktemp -d /tmp/pricepipe-test.XXXXXX)
 phases=$work/phases  # "name<TAB>start<TAB>seconds<TAB>where" lines, foreground and background
 run_start=$(date +%s)  # the phases' start offsets count from here (the background is a process of its own)
 background_pid=""
+broker_start_pid=""
+tsan_pid=""
 broker_owner=test-sh-$$
 
 # phase NAME COMMAND...: runs COMMAND, timed into the phase table.
@@ -77,6 +81,10 @@ cleanup() {
   if [ -n "$background_pid" ] && kill -0 "$background_pid" 2>/dev/null; then
     kill -- -"$background_pid" 2>/dev/null || kill "$background_pid" 2>/dev/null || true
   fi
+  if [ -n "$tsan_pid" ] && kill -0 "$tsan_pid" 2>/dev/null; then
+    kill -- -"$tsan_pid" 2>/dev/null || kill "$tsan_pid" 2>/dev/null || true
+  fi
+  [ -z "$broker_start_pid" ] || wait "$broker_start_pid" 2>/dev/null || true  # so that stop finds its record
   bash scripts/kafka.sh stop --owner "$broker_owner" >/dev/null 2>&1 || true
   print_phases
   print_total
@@ -116,8 +124,35 @@ background() {
   where=background
   phase "fuzz (scripts/fuzz.sh 30)" bash scripts/fuzz.sh 30
   phase "asan build (build-asan)" bash scripts/build.sh build-asan -DPRICEPIPE_SANITIZE=address
-  phase "tsan build (build-tsan)" bash scripts/build.sh build-tsan -DPRICEPIPE_SANITIZE=thread
+  phase "tsan build (build-tsan)" bash scripts/build.sh build-tsan -DPRICEPIPE_SANITIZE=thread \
+    -DPRICEPIPE_TEST_OUTAGE_PORT=9392
   phase "bench smoke run" bash scripts/bench.sh --count 2000 --runs 1 --rebalance-window 5 --build-dir build
+}
+
+wait_broker_start() {
+  local status=0
+  [ -n "$broker_start_pid" ] || return 0
+  wait "$broker_start_pid" || status=$?
+  broker_start_pid=""
+  cat "$work/broker-start.log" >&2
+  return "$status"
+}
+
+# The two sanitizer suites side by side: each mostly waits on the broker or on its timeouts
+# (two at a time, each kept its two slots busy, not the CPU). The TSan suite runs in a process
+# group of its own (cleanup ends it) and its output is printed after the ASan suite's; its
+# [outage] tests have a broker port of their own (the TSan build's PRICEPIPE_TEST_OUTAGE_PORT).
+sanitizer_suites() {
+  local asan=0 tsan=0
+  set -m
+  (where=beside phase "tsan tests" suite build-tsan 'unit|embedded|supervisor') >"$work/tsan-tests.out" 2>&1 &
+  tsan_pid=$!
+  set +m
+  phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor' || asan=$?
+  wait "$tsan_pid" || tsan=$?
+  tsan_pid=""
+  cat "$work/tsan-tests.out"
+  [ "$asan" -eq 0 ] && [ "$tsan" -eq 0 ]
 }
 
 wait_background() {
@@ -133,8 +168,11 @@ wait_background() {
 }
 
 phase "install-deps" bash scripts/install-deps.sh
-phase "broker start" bash scripts/kafka.sh start --owner "$broker_owner"
+# The broker starts (a JVM: 20 s or so) while the normal build compiles.
+where=beside phase "broker start" bash scripts/kafka.sh start --owner "$broker_owner" >"$work/broker-start.log" 2>&1 &
+broker_start_pid=$!
 phase "normal build (build)" bash scripts/build.sh build
+wait_broker_start
 if [ "$full" = yes ]; then
   set -m  # the background job gets a process group of its own, so cleanup can end all of it
   nice -n 19 bash -c "set -euo pipefail; $(declare -f phase background); phases='$phases'; run_start=$run_start; background" \
@@ -145,6 +183,5 @@ fi
 phase "normal tests (all labels)" suite build
 if [ "$full" = yes ]; then
   phase "waiting for the background" wait_background
-  phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor'
-  phase "tsan tests" suite build-tsan 'unit|embedded|supervisor'
+  sanitizer_suites
 fi
