@@ -27,8 +27,8 @@
 # the ASan and the TSan suites then run side by side; one single-node broker serves all three
 # suites (the outage broker is started per suite by its fixture, the TSan suite's on a port of
 # its own); scripts/build.sh compiles through ccache, and the sanitizer builds compile at -O1
-# with line tables only. It ends with a table of when each
-# phase started and how long it took (seconds from the start of the run).
+# with line tables only. It ends with a table of when each phase started and how long it took
+# (seconds from the start of the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -41,8 +41,9 @@ namespace {
 // Reviewed against librdkafka 2.14 and left to its defaults: socket.nagle.disable (true since
 // 2.10, so small produce requests are not held back), metadata.recovery.strategy (rebootstrap
 // since 2.10/2.11: a client that lost every broker it knew goes back to kafka.brokers, which
-// a replaced cluster needs; the one case it misses, librdkafka #5301, is BrokerRescue's), and the deprecated api.version.request, api.version.fallback.ms
-// and broker.version.fallback, which were never set: they matter only to brokers before 0.10.
+// a replaced cluster needs; the one case it misses, librdkafka #5301, is BrokerRescue's), and
+// the deprecated api.version.request, api.version.fallback.ms and broker.version.fallback,
+// which were never set: they matter only to brokers before 0.10.
 std::unique_ptr<RdKafka::Conf> base_conf(const std::string& brokers, const char* client_id) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   set_or_throw(*conf, "bootstrap.servers", brokers);

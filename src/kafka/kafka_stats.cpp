@@ -26,17 +26,22 @@ bool brokers_up(const rapidjson::Document& doc) {
   return false;
 }
 
+// Whether a broker entry's source is "logical" (the group coordinator's) or "internal": not a
+// connection librdkafka makes to an address. False without a readable source.
+bool logical(const rapidjson::Value& broker) {
+  const auto source = broker.FindMember("source");
+  if (source == broker.MemberEnd() || !source->value.IsString()) return false;
+  const std::string_view name = source->value.GetString();
+  return name == "logical" || name == "internal";
+}
+
 // Whether the statistics list brokers and every one is logical or internal: none a connection
 // could be made to.
 bool no_broker(const rapidjson::Document& doc) {
   const auto brokers = doc.FindMember("brokers");
   if (brokers == doc.MemberEnd() || !brokers->value.IsObject()) return false;
   for (const auto& broker : brokers->value.GetObject()) {
-    if (!broker.value.IsObject()) return false;
-    const auto source = broker.value.FindMember("source");
-    if (source == broker.value.MemberEnd() || !source->value.IsString()) return false;
-    const std::string_view name = source->value.GetString();
-    if (name != "logical" && name != "internal") return false;
+    if (!broker.value.IsObject() || !logical(broker.value)) return false;
   }
   return true;
 }
@@ -49,12 +54,8 @@ std::int64_t silent_ms(const rapidjson::Document& doc) {
     const rapidjson::Value& b = broker.value;
     if (!b.IsObject()) continue;
     const auto state = b.FindMember("state");
-    const auto source = b.FindMember("source");
     const bool up = state != b.MemberEnd() && state->value.IsString() && std::string_view(state->value.GetString()) == "UP";
-    const bool logical = source != b.MemberEnd() && source->value.IsString() &&
-                         (std::string_view(source->value.GetString()) == "logical" ||
-                          std::string_view(source->value.GetString()) == "internal");
-    if (!up || logical || int_member(b, "waitresp_cnt") <= 0) continue;
+    if (!up || logical(b) || int_member(b, "waitresp_cnt") <= 0) continue;
     longest = std::max(longest, int_member(b, "rxidle") / 1000);
   }
   return longest;
