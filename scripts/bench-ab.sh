@@ -38,7 +38,7 @@ owner=bench-ab-$$
 bash scripts/kafka.sh start --owner "$owner"
 brokers=$(bash scripts/kafka.sh bootstrap)
 work=$(mktemp -d /tmp/pricepipe-bench-ab.XXXXXX)
-trap 'rm -rf "$work"; bash scripts/kafka.sh stop --owner "$owner" >&2 || true' EXIT
+trap 'rm -rf "$work"; bash scripts/kafka.sh stop --owner "$owner" --wipe >&2 || true' EXIT
 run_id=$(date +%s)-$$
 common=(--config supervisor.conf --kafka.brokers="$brokers" --log.stats_interval_s=0)
 

@@ -47,8 +47,8 @@ if [ -z "$build_dir" ]; then
 fi
 [ -x "$build_dir/pricepipe" ] && [ -x "$build_dir/codec_bench" ] ||
   { echo "bench: no pricepipe and codec_bench in $build_dir" >&2; exit 66; }
-# Leave the broker as found: stop it at the end only if this run started it (kafka.sh --owner,
-# with a tag of this run's own).
+# Leave the broker as found: stop it at the end, and delete its data (bench topics hold 1M events
+# each), only if this run started it (kafka.sh --owner, with a tag of this run's own).
 owner=bench-$$
 bash scripts/kafka.sh start --owner "$owner"
 brokers=$(bash scripts/kafka.sh bootstrap)
@@ -61,7 +61,7 @@ fi
 work=$(mktemp -d /tmp/pricepipe-bench.XXXXXX)
 cleanup() {
   rm -rf "$work"
-  bash scripts/kafka.sh stop --owner "$owner" >&2 || true
+  bash scripts/kafka.sh stop --owner "$owner" --wipe >&2 || true
 }
 trap cleanup EXIT
 run_id=$(date +%s)-$$

@@ -135,7 +135,7 @@ cleanup() {
     docker rm -f "$box" >/dev/null 2>&1 || true
     rm -rf "$work"
   fi
-  bash scripts/kafka.sh stop --owner "$broker_owner" || true
+  bash scripts/kafka.sh stop --owner "$broker_owner" --wipe || true
   if [ "$engine_was_up" = no ]; then bash scripts/docker-engine.sh stop || true; fi
   exit $rc
 }

@@ -33,7 +33,8 @@
 #     started them (file $PRICEPIPE_KAFKA_RUN/TAG-started-MODE, MODE 1, 3 or secure); if they all
 #     run, it says so, drops such a record and starts nothing. `stop --owner TAG` stops them only
 #     if that record is there (and removes it), else does nothing. Used by the CTest fixture
-#     (test/kafka-fixture.sh, TAG fixture), scripts/bench.sh and scripts/docker-test.sh.
+#     (test/kafka-fixture.sh, TAG fixture), scripts/test.sh, scripts/bench.sh and
+#     scripts/docker-test.sh, all with `stop --wipe`: a broker they started goes with its data.
 #
 # Single node: broker 127.0.0.1:9092, controller 127.0.0.1:9093, node.id 1, RF 1.
 # Three nodes: brokers 127.0.0.1:19092-19094, controllers 127.0.0.1:19192-19194, node ids 1-3,

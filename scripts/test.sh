@@ -85,7 +85,7 @@ cleanup() {
     kill -- -"$tsan_pid" 2>/dev/null || kill "$tsan_pid" 2>/dev/null || true
   fi
   [ -z "$broker_start_pid" ] || wait "$broker_start_pid" 2>/dev/null || true  # so that stop finds its record
-  bash scripts/kafka.sh stop --owner "$broker_owner" >/dev/null 2>&1 || true
+  bash scripts/kafka.sh stop --owner "$broker_owner" --wipe >/dev/null 2>&1 || true  # as the fixture does
   print_phases
   print_total
   rm -rf "$work"
