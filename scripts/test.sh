@@ -22,7 +22,8 @@
 # How it stays within its time: the broker starts while the normal build compiles; the fuzz
 # build and runs, the two sanitizer builds and the bench smoke run go on in the background at
 # the lowest CPU priority while the normal build's tests, which mostly wait on the broker, run
-# in front; tests run two at a time, those that stop a broker on one of their own, and only
+# in front; the normal build's tests run three at a time (they mostly sleep or wait on a broker:
+# the CPU was a third idle at two), those that stop a broker on one of their own, and only
 # docker_deploy alone (the Docker images and the Debian 13 tests go first, beside the others);
 # the ASan and the TSan suites then run side by side; one single-node broker serves all three
 # suites (the outage broker is started per suite by its fixture, the TSan suite's on a port of
@@ -97,13 +98,13 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp}
 
-# suite BUILD_DIR [LABEL_REGEX]: two tests at a time (the outage tests take turns on their own
-# broker, docker_deploy runs alone); its ctest summary line is kept for the total at the end.
+# suite JOBS BUILD_DIR [LABEL_REGEX]: JOBS tests at a time (the outage tests take turns on their
+# own broker, docker_deploy runs alone); its ctest summary line is kept for the total at the end.
 suite() {
   local labels=()
-  [ $# -lt 2 ] || labels=(-L "$2")
-  ctest --test-dir "$1" --output-on-failure --timeout 600 -j2 "${labels[@]}" "${ctest_args[@]}" |
-    tee "$work/ctest-$1.log"
+  [ $# -lt 3 ] || labels=(-L "$3")
+  ctest --test-dir "$2" --output-on-failure --timeout 600 -j"$1" "${labels[@]}" "${ctest_args[@]}" |
+    tee "$work/ctest-$2.log"
 }
 
 # One line over all suites, last in the output: "ctest: N passed, N failed".
@@ -145,10 +146,10 @@ wait_broker_start() {
 sanitizer_suites() {
   local asan=0 tsan=0
   set -m
-  (where=beside phase "tsan tests" suite build-tsan 'unit|embedded|supervisor') >"$work/tsan-tests.out" 2>&1 &
+  (where=beside phase "tsan tests" suite 2 build-tsan 'unit|embedded|supervisor') >"$work/tsan-tests.out" 2>&1 &
   tsan_pid=$!
   set +m
-  phase "asan tests" suite build-asan 'unit|embedded|integration|supervisor' || asan=$?
+  phase "asan tests" suite 2 build-asan 'unit|embedded|integration|supervisor' || asan=$?
   wait "$tsan_pid" || tsan=$?
   tsan_pid=""
   cat "$work/tsan-tests.out"
@@ -180,7 +181,7 @@ if [ "$full" = yes ]; then
   background_pid=$!
   set +m
 fi
-phase "normal tests (all labels)" suite build
+phase "normal tests (all labels)" suite 3 build
 if [ "$full" = yes ]; then
   phase "waiting for the background" wait_background
   sanitizer_suites
