@@ -23,8 +23,9 @@
 # build and runs, the two sanitizer builds and the bench smoke run go on in the background at
 # the lowest CPU priority while the normal build's tests, which mostly wait on the broker, run
 # in front; the normal build's tests run three at a time (they mostly sleep or wait on a broker:
-# the CPU was a third idle at two), those that stop a broker on one of their own, and only
-# docker_deploy alone (the Docker images and the Debian 13 tests go first, beside the others);
+# even at three the CPU was a third idle over the suite), those that stop a broker on one of
+# their own, and only docker_deploy alone (the Docker images and the Debian 13 tests go first,
+# beside the others);
 # the ASan and the TSan suites then run side by side; one single-node broker serves all three
 # suites (the outage broker is started per suite by its fixture, the TSan suite's on a port of
 # its own); scripts/build.sh compiles through ccache, and the sanitizer builds compile at -O1
