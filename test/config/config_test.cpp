@@ -498,6 +498,7 @@ TEST_CASE("a reload reads the environment again", "[unit][config]") {
   CHECK(loader.load().consumer.group_id == "two");
   ::unsetenv("PRICEPIPE_TEST_RELOAD");
   CHECK_THROWS_AS(loader.load(), ConfigError);
+  std::remove(path.c_str());
 }
 
 TEST_CASE("the key table says which worker a changed key restarts", "[unit][config]") {
