@@ -33,16 +33,19 @@ def wait_for_partitions(err_path, proc, timeout_s=30):
     sys.exit("latency: the consumer held no partition within %d s" % timeout_s)
 
 
+def split_at_dashes(argv):
+    """(the arguments before "--", those after it)."""
+    if "--" not in argv:
+        return argv, []
+    return argv[:argv.index("--")], argv[argv.index("--") + 1:]
+
+
 def quantile(sorted_values, q):
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 def main():
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        extra = argv[argv.index("--") + 1:]
-        argv = argv[:argv.index("--")]
+    argv, extra = split_at_dashes(sys.argv[1:])
     pp, brokers, topic, group, rate, seconds = argv
     count = int(float(rate) * float(seconds))
     common = [pp, "--config", "supervisor.conf", "--kafka.brokers=" + brokers, "--kafka.topic=" + topic,

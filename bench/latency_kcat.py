@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from latency import summary
+from latency import split_at_dashes, summary
 
 PRODUCER = ["-X", "enable.idempotence=true", "-X", "acks=all", "-X", "linger.ms=0",
             "-X", "max.in.flight.requests.per.connection=1"]
@@ -48,11 +48,7 @@ def feed(producer, connected, rate, count):
 
 
 def main():
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        extra = argv[argv.index("--") + 1:]
-        argv = argv[:argv.index("--")]
+    argv, extra = split_at_dashes(sys.argv[1:])
     brokers, topic, rate, seconds = argv
     count = int(float(rate) * float(seconds))
     consumer = subprocess.Popen(["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-u", "-q"] + extra +
