@@ -91,7 +91,11 @@ TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integra
   SlowHttpClients more(moved, 50, 300ms);
   p.signal(SIGTERM);
   REQUIRE(p.logged("pricepipe stopped", 10s));
-  CHECK(p.exited_within(1s));  // nothing keeps it once stopped
+  // Nothing keeps it once stopped. A stop that waited for the clients would last until the
+  // server cut them at the end of their 5 s lifetime (HttpConnections::kConnectionLifetime). The
+  // bound is not 1 s: under ASan on a loaded machine, LeakSanitizer's check at exit (it stops all
+  // 100 client threads) took over 1 s in a CI run; 0.3 s by hand beside ten busy loops.
+  CHECK(p.exited_within(2500ms));
   const Run r = p.wait(30s);
   INFO(r.err);
   CHECK(r.exit_code == 0);
