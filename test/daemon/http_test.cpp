@@ -93,8 +93,8 @@ TEST_CASE("a stop or a move of the HTTP endpoint waits for no client", "[integra
   REQUIRE(p.logged("pricepipe stopped", 10s));
   // Nothing keeps it once stopped. A stop that waited for the clients would last until the
   // server cut them at the end of their 5 s lifetime (HttpConnections::kConnectionLifetime). The
-  // bound is not 1 s: under ASan on a loaded machine, LeakSanitizer's check at exit (it stops all
-  // 100 client threads) took over 1 s in a CI run; 0.3 s by hand beside ten busy loops.
+  // bound is not 1 s: under ASan on a loaded machine, LeakSanitizer's check at exit (it stops
+  // every thread of the process) took over 1 s in a CI run; 0.3 s by hand beside ten busy loops.
   CHECK(p.exited_within(2500ms));
   const Run r = p.wait(30s);
   INFO(r.err);
