@@ -35,15 +35,30 @@ std::string unique_name(const std::string& prefix) {
          std::to_string(counter++);
 }
 
-std::string kcat_consume(const std::string& brokers, const std::string& topic, const std::string& format,
-                         const std::vector<std::string>& extra) {
+namespace {
+
+ProcessResult run_kcat_consume(const std::string& brokers, const std::string& topic, const std::string& format,
+                               const std::vector<std::string>& extra) {
   std::vector<std::string> args{"kcat", "-C", "-b", brokers, "-t", topic, "-e", "-o", "beginning", "-q"};
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"-f", format});
-  const auto r = run_process(args, std::chrono::seconds(300));
+  return run_process(args, std::chrono::seconds(300));
+}
+
+}  // namespace
+
+std::string kcat_consume(const std::string& brokers, const std::string& topic, const std::string& format,
+                         const std::vector<std::string>& extra) {
+  const auto r = run_kcat_consume(brokers, topic, format, extra);
   INFO("kcat stderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   return r.out;
+}
+
+std::string kcat_consume_or_empty(const std::string& brokers, const std::string& topic, const std::string& format,
+                                  const std::vector<std::string>& extra) {
+  const auto r = run_kcat_consume(brokers, topic, format, extra);
+  return r.exit_code == 0 ? r.out : std::string();
 }
 
 std::vector<Record> kcat_read(const std::string& brokers, const std::string& topic) {
