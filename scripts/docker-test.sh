@@ -19,7 +19,7 @@
 # own).
 #   scripts/docker-test.sh [images|debian13|compose|cluster|systemd]...   default: all
 # CTest runs `debian13` beside the other tests (it needs no broker) and the other three after
-# it, alone (test/CMakeLists.txt).
+# it (test/CMakeLists.txt).
 # Environment: PRICEPIPE_DOCKER_TEST_KEEP=1 keeps the containers and work directory on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -24,8 +24,8 @@
 # the lowest CPU priority while the normal build's tests, which mostly wait on the broker, run
 # in front; the normal build's tests run three at a time (they mostly sleep or wait on a broker:
 # even at three the CPU was a third idle over the suite), those that stop a broker on one of
-# their own, and only docker_deploy alone (the Docker images and the Debian 13 tests go first,
-# beside the others);
+# their own, and docker_deploy after the Docker images and the Debian 13 tests and once the
+# cluster, secure and outage brokers are stopped;
 # the ASan and the TSan suites then run side by side; one single-node broker serves all three
 # suites (the outage broker is started per suite by its fixture, the TSan suite's on a port of
 # its own); scripts/build.sh compiles through ccache, and the sanitizer builds compile at -O1
@@ -100,7 +100,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp}
 
 # suite JOBS BUILD_DIR [LABEL_REGEX]: JOBS tests at a time (the outage tests take turns on their
-# own broker, docker_deploy runs alone); its ctest summary line is kept for the total at the end.
+# own broker); its ctest summary line is kept for the total at the end.
 suite() {
   local labels=()
   [ $# -lt 3 ] || labels=(-L "$3")
