@@ -76,6 +76,8 @@ struct HttpConnections::State {
   std::mutex mutex;
   std::condition_variable wake;
   std::map<int, Connection> open;  // by descriptor; refused ones too, until their task ends
+  int tasks = 0;                   // running, found or not
+  std::condition_variable ended;
   bool stopping = false;
   Clock::time_point next_refusal_log{};
 
@@ -95,6 +97,17 @@ HttpConnections::HttpConnections(std::shared_ptr<void> server, int port) : state
 HttpConnections::~HttpConnections() {
   shutdown();
   if (reaper_.joinable()) reaper_.join();
+  wait_for_tasks();
+}
+
+void HttpConnections::wait_for_tasks() {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  if (state_->ended.wait_for(lock, kTaskEndWait, [this] { return state_->tasks == 0; })) {
+    state_->server.reset();  // no task uses it any more: it goes with the endpoint
+    return;
+  }
+  spdlog::warn("health endpoint: {} connection(s) still open {} s after it stopped; left to end on their own",
+               state_->tasks, std::chrono::duration_cast<std::chrono::seconds>(kTaskEndWait).count());
 }
 
 // A descriptor noted under another inode was closed by its task, which has not yet taken it off
@@ -119,6 +132,7 @@ bool HttpConnections::admit(std::function<void()> fn) {
     const auto now = Clock::now();
     const bool full = static_cast<int>(state_->open.size()) >= kMaxConnections;
     if (fd >= 0) state_->open[fd] = Connection{now + kConnectionLifetime, inode};
+    ++state_->tasks;
     if (fd >= 0 && (full || state_->stopping)) {
       ::shutdown(fd, SHUT_RDWR);  // its task reads end of file and closes it at once
       if (full && now >= state_->next_refusal_log) {
@@ -127,12 +141,15 @@ bool HttpConnections::admit(std::function<void()> fn) {
       }
     }
   }
-  std::thread([state = state_, fn = std::move(fn), fd, inode] {
-    fn();  // reads the requests, answers them, closes the socket
+  std::thread([state = state_, fn = std::move(fn), fd, inode]() mutable {
+    fn();          // reads the requests, answers them, closes the socket
+    fn = nullptr;  // nothing of httplib's is left here once the task is counted out
     // Only its own entry: by now the descriptor may have been given to the next connection.
     std::lock_guard<std::mutex> lock(state->mutex);
     const auto it = state->open.find(fd);
     if (it != state->open.end() && it->second.inode == inode) state->open.erase(it);
+    --state->tasks;
+    state->ended.notify_all();
   }).detach();
   return true;
 }

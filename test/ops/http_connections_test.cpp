@@ -10,6 +10,8 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "pricepipe/ops/http_connections.hpp"
 #include "test_support.hpp"
@@ -98,4 +100,55 @@ TEST_CASE("a connection given the descriptor of one whose task is still ending i
   REQUIRE(eventually([&] { return ended->load(); }, 10s, 100ms));
   ::close(first_client);
   ::close(second_client);
+}
+
+// CI's ThreadSanitizer run saw a task still parsing a request line while the process exited and
+// freed httplib's statics: the endpoint had shut its connections down but not waited for their
+// tasks. The tasks here go on for a while after their socket is cut, as httplib's do with what
+// they had read; their clients stay connected and send nothing.
+TEST_CASE("the queue ends only once every task has, their sockets cut, and then lets go of the server",
+          "[unit][ops]") {
+  Listener listener;
+  auto server = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = server;
+  auto queue = std::make_unique<HttpConnections>(std::move(server), listener.port);
+  auto ended = std::make_shared<std::atomic<int>>(0);
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(listener.connect());
+    const int accepted = listener.accept();
+    queue->enqueue([accepted, ended] {
+      char byte;
+      while (::read(accepted, &byte, 1) > 0) {
+      }
+      std::this_thread::sleep_for(500ms);  // the task's own work after its socket was cut
+      ::close(accepted);
+      ended->fetch_add(1);
+    });
+  }
+  queue.reset();
+  CHECK(ended->load() == 3);
+  CHECK(watch.expired());
+  for (const int client : clients) ::close(client);
+}
+
+// A task on no socket of the port (as one whose socket was not found) cannot be cut: the queue
+// waits kTaskEndWait for it, then leaves it running with what it uses kept alive.
+TEST_CASE("a task the queue cannot cut is left running, the server kept alive until it ends", "[unit][ops]") {
+  Listener listener;
+  auto server = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = server;
+  auto queue = std::make_unique<HttpConnections>(std::move(server), listener.port);
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  queue->enqueue([released, ended] {
+    released.wait();
+    ended->store(true);
+  });
+  queue.reset();  // returns after kTaskEndWait, the task still waiting
+  CHECK_FALSE(ended->load());
+  CHECK_FALSE(watch.expired());
+  release.set_value();
+  CHECK(eventually([&] { return ended->load() && watch.expired(); }, 10s, 20ms));
 }

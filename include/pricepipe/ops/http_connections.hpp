@@ -6,14 +6,19 @@
 // - at most kMaxConnections at once; one more is shut down as it arrives;
 // - each connection lives at most kConnectionLifetime (its requests read and answered within
 //   it); past it, its socket is shut down and the blocked read returns at once;
-// - shutdown() shuts every open connection down and returns without waiting for them.
+// - shutdown() shuts every open connection down and returns without waiting for them;
+// - the destructor then waits for their tasks to end, which they do at once with their sockets
+//   shut down (no client is waited for), up to kTaskEndWait for one it could not find: no task
+//   still runs httplib's code when the process exits and destroys httplib's statics (CI's
+//   ThreadSanitizer run saw a task parse a request line against the set of methods the main
+//   thread's exit was freeing).
 // httplib gives a task only as a function; the queue finds the socket it was accepted on (the
 // one connection on the endpoint's port it does not know yet: httplib accepts on one thread
 // and enqueues right after) to be able to do that, from /proc alone (the descriptor table and
 // the kernel's TCP table), never calling on a descriptor another thread owns. A connection is
 // known by descriptor and socket inode together: a task that has closed its socket but not yet
-// ended leaves its descriptor free for the next connection. The tasks keep `server` alive, so a
-// connection still ending after the endpoint is gone touches nothing freed.
+// ended leaves its descriptor free for the next connection. A task still running past
+// kTaskEndWait keeps `server` alive, so it touches nothing freed once the endpoint is gone.
 
 #include <httplib.h>
 
@@ -33,6 +38,7 @@ class HttpConnections : public httplib::TaskQueue {
  public:
   static constexpr int kMaxConnections = 256;
   static constexpr auto kConnectionLifetime = std::chrono::seconds(5);
+  static constexpr auto kTaskEndWait = std::chrono::seconds(2);
 
   HttpConnections(std::shared_ptr<void> server, int port);
   ~HttpConnections() override;
@@ -54,6 +60,8 @@ class HttpConnections : public httplib::TaskQueue {
   // known; {-1, 0} if none is found.
   std::pair<int, unsigned long> newest_socket() const;
   void reap_slow();
+  // Waits up to kTaskEndWait for every task to end; when they all have, lets go of `server`.
+  void wait_for_tasks();
 
   std::shared_ptr<State> state_;
   std::thread reaper_;
