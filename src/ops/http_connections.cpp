@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <tuple>
 #include <vector>
 
@@ -86,6 +87,23 @@ struct HttpConnections::State {
   static void cut(int fd, const Connection& c) {
     if (socket_inode(fd) == c.inode) ::shutdown(fd, SHUT_RDWR);
   }
+
+  // A task ended: its entry goes (only its own: by now the descriptor may have been given to
+  // the next connection), and it is counted out.
+  void finish(int fd, unsigned long inode) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto it = open.find(fd);
+    if (it != open.end() && it->second.inode == inode) open.erase(it);
+    --tasks;
+    ended.notify_all();
+  }
+
+  // Logs a refusal at most every 10 s. Called with `mutex` held.
+  void log_refusal(Clock::time_point now, const std::string& why) {
+    if (now < next_refusal_log) return;
+    spdlog::warn("health endpoint: {}; refusing connections for now", why);
+    next_refusal_log = now + std::chrono::seconds(10);
+  }
 };
 
 HttpConnections::HttpConnections(std::shared_ptr<void> server, int port) : state_(std::make_shared<State>()) {
@@ -135,23 +153,32 @@ bool HttpConnections::admit(std::function<void()> fn) {
     ++state_->tasks;
     if (fd >= 0 && (full || state_->stopping)) {
       ::shutdown(fd, SHUT_RDWR);  // its task reads end of file and closes it at once
-      if (full && now >= state_->next_refusal_log) {
-        spdlog::warn("health endpoint: {} connections open; refusing more for now", kMaxConnections);
-        state_->next_refusal_log = now + std::chrono::seconds(10);
-      }
+      if (full) state_->log_refusal(now, std::to_string(kMaxConnections) + " connections open");
     }
   }
-  std::thread([state = state_, fn = std::move(fn), fd, inode]() mutable {
-    fn();          // reads the requests, answers them, closes the socket
-    fn = nullptr;  // nothing of httplib's is left here once the task is counted out
-    // Only its own entry: by now the descriptor may have been given to the next connection.
-    std::lock_guard<std::mutex> lock(state->mutex);
-    const auto it = state->open.find(fd);
-    if (it != state->open.end() && it->second.inode == inode) state->open.erase(it);
-    --state->tasks;
-    state->ended.notify_all();
-  }).detach();
+  try {
+    std::thread([state = state_, fn, fd, inode]() mutable {
+      fn();          // reads the requests, answers them, closes the socket
+      fn = nullptr;  // nothing of httplib's is left here once the task is counted out
+      state->finish(fd, inode);
+    }).detach();
+  } catch (const std::system_error& e) {
+    refuse_here(fn, fd, inode, e.what());
+  }
   return true;
+}
+
+// No thread to be had (a limit on tasks, say): the connection is refused and its task run on the
+// listener's thread, where it ends at once, its socket shut down (one whose socket was not found
+// holds the listener until its client stops sending or its read times out).
+void HttpConnections::refuse_here(const std::function<void()>& fn, int fd, unsigned long inode, const char* why) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->log_refusal(Clock::now(), std::string("cannot start a thread for a connection (") + why + ")");
+  }
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  fn();
+  state_->finish(fd, inode);
 }
 
 void HttpConnections::shutdown() {

@@ -2,8 +2,12 @@
 #include "catch_compat.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,6 +60,68 @@ struct Listener {
   int fd = -1;
   int port = 0;
 };
+
+// What a task on a connection does here: read until the socket is shut down or closed.
+void read_to_end_and_close(int fd) {
+  char byte;
+  while (::read(fd, &byte, 1) > 0) {
+  }
+  ::close(fd);
+}
+
+// The number of threads of this process.
+rlim_t own_threads() {
+  rlim_t count = 0;
+  DIR* dir = opendir("/proc/self/task");
+  while (const dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
+
+// In a child process: a connection arrives when no thread can be started, and a later one when
+// threads can be had again. Returns 0, or the step that failed (no Catch assertion here).
+int refused_without_a_thread(const Listener& listener) {
+  const uid_t user = 40000 + static_cast<uid_t>(getpid() % 20000);  // a user with no other task
+  if (setgid(user) != 0 || setuid(user) != 0) return 10;
+  prctl(PR_SET_DUMPABLE, 1);  // /proc/self/fd, which the queue reads, stays this user's
+  HttpConnections queue(std::make_shared<int>(0), listener.port);
+  rlimit limit{};
+  getrlimit(RLIMIT_NPROC, &limit);
+  const rlim_t unlimited = limit.rlim_cur;
+  limit.rlim_cur = own_threads();  // the user's tasks: no new thread can be started
+  if (setrlimit(RLIMIT_NPROC, &limit) != 0) return 11;
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(listener.port));
+  if (::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 12;
+  const int accepted = ::accept(listener.fd, nullptr, nullptr);
+  auto run_by = std::make_shared<std::thread::id>();
+  queue.enqueue([accepted, run_by] {
+    read_to_end_and_close(accepted);
+    *run_by = std::this_thread::get_id();
+  });
+  if (*run_by != std::this_thread::get_id()) return 13;  // run here, at once
+  char seen;
+  if (::read(client, &seen, 1) != 0) return 14;  // its client saw the connection end
+  ::close(client);
+
+  limit.rlim_cur = unlimited;
+  if (setrlimit(RLIMIT_NPROC, &limit) != 0) return 15;
+  const int next_client = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (::connect(next_client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 16;
+  const int next = ::accept(listener.fd, nullptr, nullptr);
+  auto next_ran = std::make_shared<std::promise<std::thread::id>>();
+  auto ran_on = next_ran->get_future();
+  queue.enqueue([next, next_ran] {
+    read_to_end_and_close(next);
+    next_ran->set_value(std::this_thread::get_id());
+  });
+  ::close(next_client);  // its task reads end of file
+  if (ran_on.wait_for(30s) != std::future_status::ready) return 17;
+  return ran_on.get() == std::this_thread::get_id() ? 18 : 0;  // 0: on a thread of its own
+}
 
 }  // namespace
 
@@ -151,4 +217,27 @@ TEST_CASE("a task the queue cannot cut is left running, the server kept alive un
   CHECK_FALSE(watch.expired());
   release.set_value();
   CHECK(eventually([&] { return ended->load() && watch.expired(); }, 10s, 20ms));
+}
+
+// A limit on tasks (systemd's TasksMax, a container's pids limit) reached, say by a burst of
+// clients: std::thread throws for the next connection. That exception used to end the listener's
+// thread, and so the daemon (std::terminate). Run in a child process, under a user of its own
+// whose task limit is the threads it has.
+TEST_CASE("a connection no thread can be started for is refused and the queue goes on", "[unit][ops]") {
+  Listener listener;
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int step = 20;
+    try {
+      step = refused_without_a_thread(listener);
+    } catch (...) {
+    }
+    _exit(step);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  INFO("the child's exit status " << status << " (a step: 10-18; 20: an exception)");
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }

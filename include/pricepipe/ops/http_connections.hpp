@@ -3,7 +3,8 @@
 // reach it): cpp-httplib hands each accepted connection to a task queue; this one runs each on a
 // thread of its own, so a slow client never delays another one (a liveness probe answers while
 // hundreds of clients dribble bytes), and bounds them:
-// - at most kMaxConnections at once; one more is shut down as it arrives;
+// - at most kMaxConnections at once; one more is shut down as it arrives, and so is one for
+//   which no thread can be started (a limit on tasks), its task run on the listener's thread;
 // - each connection lives at most kConnectionLifetime (its requests read and answered within
 //   it); past it, its socket is shut down and the blocked read returns at once;
 // - shutdown() shuts every open connection down and returns without waiting for them;
@@ -56,6 +57,7 @@ class HttpConnections : public httplib::TaskQueue {
   struct State;
 
   bool admit(std::function<void()> fn);
+  void refuse_here(const std::function<void()>& fn, int fd, unsigned long inode, const char* why);
   // The socket httplib accepted last and its inode: a connection on the endpoint's port not yet
   // known; {-1, 0} if none is found.
   std::pair<int, unsigned long> newest_socket() const;
