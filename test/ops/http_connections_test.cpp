@@ -26,6 +26,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A client socket connected to 127.0.0.1:`port`, or -1 (no Catch assertion: a forked child
+// uses it too).
+int connect_to(int port) {
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return client;
+  ::close(client);
+  return -1;
+}
+
 // A listening socket on 127.0.0.1 and a port the kernel picked.
 struct Listener {
   Listener() {
@@ -43,12 +56,8 @@ struct Listener {
 
   // A client connected to it (it waits in the backlog until accept()).
   int connect() const {
-    const int client = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const int client = connect_to(port);
+    REQUIRE(client >= 0);
     return client;
   }
   int accept() const {
@@ -73,6 +82,7 @@ void read_to_end_and_close(int fd) {
 rlim_t own_threads() {
   rlim_t count = 0;
   DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return 0;
   while (const dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
   closedir(dir);
   return count;
@@ -89,13 +99,9 @@ int refused_without_a_thread(const Listener& listener) {
   getrlimit(RLIMIT_NPROC, &limit);
   const rlim_t unlimited = limit.rlim_cur;
   limit.rlim_cur = own_threads();  // the user's tasks: no new thread can be started
-  if (setrlimit(RLIMIT_NPROC, &limit) != 0) return 11;
-  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(listener.port));
-  if (::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 12;
+  if (limit.rlim_cur == 0 || setrlimit(RLIMIT_NPROC, &limit) != 0) return 11;
+  const int client = connect_to(listener.port);
+  if (client < 0) return 12;
   const int accepted = ::accept(listener.fd, nullptr, nullptr);
   auto run_by = std::make_shared<std::thread::id>();
   queue.enqueue([accepted, run_by] {
@@ -109,8 +115,8 @@ int refused_without_a_thread(const Listener& listener) {
 
   limit.rlim_cur = unlimited;
   if (setrlimit(RLIMIT_NPROC, &limit) != 0) return 15;
-  const int next_client = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (::connect(next_client, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 16;
+  const int next_client = connect_to(listener.port);
+  if (next_client < 0) return 16;
   const int next = ::accept(listener.fd, nullptr, nullptr);
   auto next_ran = std::make_shared<std::promise<std::thread::id>>();
   auto ran_on = next_ran->get_future();
@@ -184,11 +190,8 @@ TEST_CASE("the queue ends only once every task has, their sockets cut, and then 
     clients.push_back(listener.connect());
     const int accepted = listener.accept();
     queue->enqueue([accepted, ended] {
-      char byte;
-      while (::read(accepted, &byte, 1) > 0) {
-      }
+      read_to_end_and_close(accepted);
       std::this_thread::sleep_for(500ms);  // the task's own work after its socket was cut
-      ::close(accepted);
       ended->fetch_add(1);
     });
   }
